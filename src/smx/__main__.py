@@ -1,0 +1,3 @@
+from smx.cli.main import run
+
+run()

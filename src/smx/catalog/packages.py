@@ -1,0 +1,281 @@
+"""The web UIs smx installs, as data. Adding a web UI is adding an entry here.
+
+Facts come from each project's own sources; the file each fact was read from is named next to
+it. Stability Matrix's package classes (StabilityMatrix.Core/Models/Packages/*.cs) were read
+for comparison only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TorchRecipe:
+    """What to pip-install for torch on one backend, and from which wheel index.
+
+    ``index`` is a short name under https://download.pytorch.org/whl/ (cu121, cu128, rocm6.2,
+    cpu) or None for plain PyPI (macOS/MPS). ``requirements`` are pip requirement strings.
+    """
+
+    requirements: tuple[str, ...]
+    index: str | None
+
+
+@dataclass(frozen=True)
+class KnownFix:
+    """A patch for upstream breakage, the way launchers keep old releases installable."""
+
+    why: str
+    extra_requirements: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ExtraRepo:
+    """A repository the package's own installer clones on first run (A1111's repositories/)."""
+
+    folder: str
+    url_env: str
+    url: str
+    commit_env: str
+
+
+@dataclass(frozen=True)
+class CatalogPackage:
+    name: str
+    title: str
+    git: str
+    default_ref: str
+    python: str  # a PEP 440 specifier for the interpreter
+    preferred_python: str  # the version tried first ("3.10")
+    requirements: tuple[str, ...]  # requirement files, relative to the checkout
+    torch: dict[str, TorchRecipe]  # backend -> recipe
+    entry: tuple[str, ...]  # argv after the venv's python, relative to the checkout
+    install_step: tuple[str, ...] = ()  # argv after python that installs everything, then exits
+    extensions_dir: str = "extensions"  # relative to the checkout
+    extension_style: str = "a1111"  # a1111 | comfyui
+    model_wiring: str = "flags"  # flags | extra_model_paths | config_txt
+    # kind (catalog.model_kinds) -> the flag that points the UI at that store folder
+    model_flags: dict[str, str] = field(default_factory=dict)
+    # ComfyUI extra_model_paths.yaml keys / Fooocus config.txt keys per kind
+    model_config_keys: dict[str, str] = field(default_factory=dict)
+    # what the UI calls the share / listen / port / api features; None = not supported
+    share_flag: str | None = "--share"
+    listen_flag: str | None = "--listen"
+    port_flag: str | None = "--port"
+    api_flag: str | None = "--api"
+    default_port: int = 7860
+    cpu_flags: tuple[str, ...] = ()  # needed to start at all without a GPU
+    vram_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # advice level -> flags
+    extra_repos: tuple[ExtraRepo, ...] = ()
+    install_env: tuple[tuple[str, str], ...] = ()
+    known_fixes: tuple[KnownFix, ...] = ()
+    disk_gb: float = 10.0  # checkout + venv with torch, for the pre-install disk check
+
+
+_PYTORCH_WHL = "https://download.pytorch.org/whl/"
+
+
+def torch_index_url(short: str | None) -> str | None:
+    return None if short is None else _PYTORCH_WHL + short
+
+
+# A1111 flags: modules/cmd_args.py (v1.10.1); --lora-dir from extensions-builtin/Lora/preload.py;
+# --controlnet-dir is added by sd-webui-controlnet's preload.py, so smx passes it only when that
+# extension is present (launch.py checks).
+_A1111_MODEL_FLAGS = {
+    "checkpoint": "--ckpt-dir",
+    "vae": "--vae-dir",
+    "lora": "--lora-dir",
+    "embedding": "--embeddings-dir",
+    "hypernetwork": "--hypernetwork-dir",
+    "upscaler": "--esrgan-models-path",
+    "realesrgan": "--realesrgan-models-path",
+    "gfpgan": "--gfpgan-models-path",
+    "codeformer": "--codeformer-models-path",
+    "controlnet": "--controlnet-dir",
+}
+
+PACKAGES: dict[str, CatalogPackage] = {
+    "a1111": CatalogPackage(
+        name="a1111",
+        title="AUTOMATIC1111 Stable Diffusion web UI",
+        git="https://github.com/AUTOMATIC1111/stable-diffusion-webui.git",
+        default_ref="v1.10.1",
+        # modules/launch_utils.py check_python_version: 3.7-3.11 (3.10 on Windows)
+        python=">=3.10,<3.12",
+        preferred_python="3.10",
+        requirements=("requirements_versions.txt",),
+        # launch_utils.py prepare_environment: TORCH_COMMAND default (v1.10)
+        torch={
+            "cuda": TorchRecipe(("torch==2.1.2", "torchvision==0.16.2"), "cu121"),
+            "cuda-blackwell": TorchRecipe(("torch>=2.7", "torchvision>=0.22"), "cu128"),
+            "rocm": TorchRecipe(("torch==2.1.2", "torchvision==0.16.2"), "rocm5.6"),
+            "cpu": TorchRecipe(("torch==2.1.2", "torchvision==0.16.2"), "cpu"),
+            "mps": TorchRecipe(("torch==2.1.2", "torchvision==0.16.2"), None),
+        },
+        entry=("launch.py",),
+        install_step=("launch.py", "--exit", "--skip-torch-cuda-test",
+                      "--skip-python-version-check", "--no-download-sd-model"),
+        model_flags=_A1111_MODEL_FLAGS,
+        cpu_flags=("--skip-torch-cuda-test", "--no-half", "--use-cpu", "all"),
+        vram_flags={"medvram-sdxl": ("--medvram-sdxl",), "lowvram": ("--lowvram",)},
+        extra_repos=(
+            ExtraRepo("stable-diffusion-webui-assets", "ASSETS_REPO",
+                      "https://github.com/AUTOMATIC1111/stable-diffusion-webui-assets.git",
+                      "ASSETS_COMMIT_HASH"),
+            # Stability-AI/stablediffusion was removed from GitHub; w-e-w's copy is the
+            # maintained replacement (Stability Matrix A3WebUI.cs sets the same).
+            ExtraRepo("stable-diffusion-stability-ai", "STABLE_DIFFUSION_REPO",
+                      "https://github.com/w-e-w/stablediffusion.git",
+                      "STABLE_DIFFUSION_COMMIT_HASH"),
+            ExtraRepo("generative-models", "STABLE_DIFFUSION_XL_REPO",
+                      "https://github.com/Stability-AI/generative-models.git",
+                      "STABLE_DIFFUSION_XL_COMMIT_HASH"),
+            ExtraRepo("k-diffusion", "K_DIFFUSION_REPO",
+                      "https://github.com/crowsonkb/k-diffusion.git", "K_DIFFUSION_COMMIT_HASH"),
+            ExtraRepo("BLIP", "BLIP_REPO", "https://github.com/salesforce/BLIP.git",
+                      "BLIP_COMMIT_HASH"),
+        ),
+        disk_gb=12.0,
+    ),
+    "forge": CatalogPackage(
+        name="forge",
+        title="Stable Diffusion WebUI Forge",
+        git="https://github.com/lllyasviel/stable-diffusion-webui-forge.git",
+        default_ref="dfdcbab685e57677014f05a3309b48cc87383167",
+        python=">=3.10,<3.12",
+        preferred_python="3.10",
+        requirements=("requirements_versions.txt",),
+        # Forge modules/launch_utils.py: torch 2.3.1 / torchvision 0.18.1 from cu121
+        torch={
+            "cuda": TorchRecipe(("torch==2.3.1", "torchvision==0.18.1"), "cu121"),
+            "cuda-blackwell": TorchRecipe(("torch>=2.7", "torchvision>=0.22"), "cu128"),
+            "rocm": TorchRecipe(("torch==2.3.1", "torchvision==0.18.1"), "rocm6.0"),
+            "cpu": TorchRecipe(("torch==2.3.1", "torchvision==0.18.1"), "cpu"),
+            "mps": TorchRecipe(("torch==2.3.1", "torchvision==0.18.1"), None),
+        },
+        entry=("launch.py",),
+        install_step=("launch.py", "--exit", "--skip-torch-cuda-test",
+                      "--skip-python-version-check", "--no-download-sd-model"),
+        model_flags={**_A1111_MODEL_FLAGS, "text-encoder": "--text-encoder-dir"},
+        cpu_flags=("--skip-torch-cuda-test", "--always-cpu"),
+        vram_flags={"medvram-sdxl": ("--always-low-vram",), "lowvram": ("--always-no-vram",)},
+        extra_repos=(
+            ExtraRepo("stable-diffusion-webui-assets", "ASSETS_REPO",
+                      "https://github.com/AUTOMATIC1111/stable-diffusion-webui-assets.git",
+                      "ASSETS_COMMIT_HASH"),
+            ExtraRepo("huggingface_guess", "HUGGINGFACE_GUESS_REPO",
+                      "https://github.com/lllyasviel/huggingface_guess.git",
+                      "HUGGINGFACE_GUESS_HASH"),
+            ExtraRepo("BLIP", "BLIP_REPO", "https://github.com/salesforce/BLIP.git",
+                      "BLIP_COMMIT_HASH"),
+        ),
+        disk_gb=12.0,
+    ),
+    "comfyui": CatalogPackage(
+        name="comfyui",
+        title="ComfyUI",
+        git="https://github.com/comfyanonymous/ComfyUI.git",
+        default_ref="v0.3.40",
+        python=">=3.10,<3.14",
+        preferred_python="3.12",
+        requirements=("requirements.txt",),
+        torch={
+            "cuda": TorchRecipe(("torch", "torchvision", "torchaudio"), "cu128"),
+            "cuda-blackwell": TorchRecipe(("torch", "torchvision", "torchaudio"), "cu128"),
+            "cuda-legacy": TorchRecipe(("torch", "torchvision", "torchaudio"), "cu126"),
+            "rocm": TorchRecipe(("torch", "torchvision", "torchaudio"), "rocm6.3"),
+            "cpu": TorchRecipe(("torch", "torchvision", "torchaudio"), "cpu"),
+            "mps": TorchRecipe(("torch", "torchvision", "torchaudio"), None),
+        },
+        entry=("main.py",),
+        install_step=(),  # ComfyUI: requirements only (README "Manual Install")
+        extensions_dir="custom_nodes",
+        extension_style="comfyui",
+        model_wiring="extra_model_paths",
+        # folder_paths.py keys
+        model_config_keys={
+            "checkpoint": "checkpoints",
+            "diffusion-model": "diffusion_models",
+            "lora": "loras",
+            "lycoris": "loras",
+            "vae": "vae",
+            "approx-vae": "vae_approx",
+            "embedding": "embeddings",
+            "hypernetwork": "hypernetworks",
+            "controlnet": "controlnet",
+            "t2i-adapter": "controlnet",
+            "ipadapter": "ipadapter",
+            "clip-vision": "clip_vision",
+            "text-encoder": "text_encoders",
+            "upscaler": "upscale_models",
+            "realesrgan": "upscale_models",
+            "swinir": "upscale_models",
+            "style-model": "style_models",
+            "gligen": "gligen",
+            "motion-module": "animatediff_models",
+            "motion-lora": "animatediff_motion_lora",
+        },
+        share_flag=None,  # ComfyUI has no --share; use --listen plus a tunnel
+        api_flag=None,  # the API is always on
+        default_port=8188,
+        cpu_flags=("--cpu",),
+        vram_flags={"medvram-sdxl": ("--lowvram",), "lowvram": ("--novram",)},
+        disk_gb=8.0,
+    ),
+    "fooocus": CatalogPackage(
+        name="fooocus",
+        title="Fooocus",
+        git="https://github.com/lllyasviel/Fooocus.git",
+        default_ref="v2.5.5",
+        python=">=3.10,<3.12",
+        preferred_python="3.10",
+        requirements=("requirements_versions.txt",),
+        # Fooocus launch.py: torch 2.1.0 / torchvision 0.16.0 from cu121
+        torch={
+            "cuda": TorchRecipe(("torch==2.1.0", "torchvision==0.16.0"), "cu121"),
+            "cuda-blackwell": TorchRecipe(("torch>=2.7", "torchvision>=0.22"), "cu128"),
+            "rocm": TorchRecipe(("torch==2.1.0", "torchvision==0.16.0"), "rocm5.6"),
+            "cpu": TorchRecipe(("torch==2.1.0", "torchvision==0.16.0"), "cpu"),
+            "mps": TorchRecipe(("torch==2.1.0", "torchvision==0.16.0"), None),
+        },
+        # launch.py starts without entry_with_update.py's self-update (smx pins the commit)
+        entry=("launch.py",),
+        install_step=(),
+        extensions_dir="",
+        extension_style="none",
+        model_wiring="config_txt",
+        # modules/config.py path_* keys
+        model_config_keys={
+            "checkpoint": "path_checkpoints",
+            "lora": "path_loras",
+            "embedding": "path_embeddings",
+            "vae": "path_vae",
+            "approx-vae": "path_vae_approx",
+            "upscaler": "path_upscale_models",
+            "controlnet": "path_controlnet",
+            "clip-vision": "path_clip_vision",
+        },
+        api_flag=None,
+        default_port=7865,
+        cpu_flags=("--always-cpu",),
+        vram_flags={"medvram-sdxl": ("--always-low-vram",), "lowvram": ("--always-no-vram",)},
+        disk_gb=10.0,
+    ),
+}
+
+
+def get_package(name: str) -> CatalogPackage:
+    import difflib
+
+    from smx.errors import NotFound
+
+    try:
+        return PACKAGES[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(PACKAGES), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(PACKAGES)}"
+        raise NotFound(f"unknown package {name!r}", hint=hint, code="package.unknown") from None

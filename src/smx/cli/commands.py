@@ -1,0 +1,38 @@
+"""Which command lives in which module. Each module stays small and imports only typer.
+
+A command whose feature is not built yet is registered hidden and answers "not available
+yet" with exit 2 — never a fake success.
+"""
+
+from __future__ import annotations
+
+import typer
+
+
+def _not_available(name: str) -> typer.Typer | None:
+    def handler() -> None:
+        from smx.errors import NotAvailable
+
+        raise NotAvailable(f"`smx {name}` is not available yet in this version of smx",
+                           hint="see `smx --help` for the commands that are")
+
+    return handler  # type: ignore[return-value]
+
+
+def register(app: typer.Typer) -> None:
+    from smx.cli import env_cmds
+
+    env_cmds.register(app)
+
+    # Commands still to be built: hidden, and honest about it.
+    for name in ("doctor", "install", "update", "remove", "list", "launch", "sync", "lock",
+                 "status", "export", "auth"):
+        app.command(name, hidden=True, context_settings={"allow_extra_args": True,
+                                                         "ignore_unknown_options": True}
+                    )(_not_available(name))
+    for group in ("ext", "model"):
+        sub = typer.Typer(hidden=True)
+        sub.callback(invoke_without_command=True,
+                     context_settings={"allow_extra_args": True,
+                                       "ignore_unknown_options": True})(_not_available(group))
+        app.add_typer(sub, name=group, hidden=True)

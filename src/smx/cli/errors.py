@@ -1,0 +1,37 @@
+"""The one place where errors become terminal output and exit codes."""
+
+from __future__ import annotations
+
+import traceback
+from typing import TYPE_CHECKING
+
+from smx.errors import ExitCode, SmxError
+
+if TYPE_CHECKING:
+    from smx.cli.output import Output
+
+
+def render_error(out: Output, exc: BaseException, command: str) -> int:
+    from smx.redact import redact
+
+    if isinstance(exc, SmxError):
+        code, message, hint, ident = exc.exit_code, exc.message, exc.hint, exc.code
+    elif isinstance(exc, KeyboardInterrupt):
+        code, message, hint, ident = (ExitCode.INTERRUPTED, "interrupted",
+                                      "run the same command again to finish", "interrupted")
+    else:
+        code, message, hint, ident = (1, f"unexpected error: {type(exc).__name__}: {exc}",
+                                      "run again with --debug for the traceback and report it",
+                                      "internal")
+    message = redact(message)
+    hint = redact(hint) if hint else None
+    if out.debug and not isinstance(exc, KeyboardInterrupt):
+        out.err_console.print(redact("".join(traceback.format_exception(exc))), markup=False)
+    if out.json_mode:
+        err = {"code": ident, "message": message}
+        if hint:
+            err["hint"] = hint
+        out.emit_json(command, None, exit_code=code, errors=[err])
+    else:
+        out.error(message, hint)
+    return code

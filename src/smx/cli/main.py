@@ -1,0 +1,99 @@
+"""The `smx` command: global options, command registration, and error rendering.
+
+Start-up cost matters (`smx --help` should feel instant): this module and the command modules
+import only typer and smx's light modules; httpx, GitPython, pynvml and rich tables are imported
+inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from smx import __version__
+
+
+class SmxGroup(TyperGroup):
+    """Renders SmxError (and Ctrl-C) once, for every command, with the right exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the single place errors become exit codes
+            if _is_click_exception(exc):
+                raise
+            raise typer.Exit(_render(ctx, exc)) from None
+        except KeyboardInterrupt as exc:
+            raise typer.Exit(_render(ctx, exc)) from None
+
+
+def _is_click_exception(exc: BaseException) -> bool:
+    from typer import _click
+
+    return isinstance(exc, _click.exceptions.ClickException)
+
+
+def _render(ctx: Any, exc: BaseException) -> int:
+    from smx.cli.errors import render_error
+    from smx.cli.state import state
+
+    sub = ctx.invoked_subcommand or ""
+    return render_error(state(ctx).out, exc, sub)
+
+
+app = typer.Typer(
+    name="smx",
+    cls=SmxGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="smx: reproducible environments for Stable Diffusion web UIs.\n\n"
+    "One smx.toml declares web UIs, extensions, models and launch flags; smx makes the "
+    "folder match it.\n\n"
+    "Example: smx doctor && smx install comfyui && smx launch",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"smx {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    env: str | None = typer.Option(
+        None, "--env", envvar="SMX_ENV", metavar="PATH",
+        help="Environment folder (default: nearest smx.toml upwards). Env: SMX_ENV."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More detail."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    from smx.cli.state import state
+
+    st = state(ctx)
+    st.env_path = env
+    st.out.quiet = quiet
+    st.out.verbose = verbose
+    st.out.debug = debug
+
+
+def _register() -> None:
+    from smx.cli import commands
+
+    commands.register(app)
+
+
+_register()
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""The environment: smx.toml (what the user wants), smx.lock (what was resolved), Data/."""

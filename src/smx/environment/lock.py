@@ -1,0 +1,142 @@
+"""smx.lock: what smx resolved, as identities and hashes.
+
+Pinned: commit SHAs, Python version, ``pip freeze`` per venv, Civitai model/version/file ids,
+Hugging Face repo + revision commit + path, sizes and SHA-256s. Never written: download URLs
+(signed CDN URLs expire; endpoints and mirrors are the user's setting) and secrets. The file is
+machine-written with tomli-w, sorted, so diffs stay small and stable.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from smx.errors import ConfigError
+from smx.fsutil import atomic_write_text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+LOCK_VERSION = 1
+
+
+@dataclass
+class LockedExtension:
+    name: str
+    git: str
+    commit: str
+    ref: str | None = None
+    enabled: bool = True
+
+
+@dataclass
+class LockedPackage:
+    name: str
+    source: str
+    git: str
+    commit: str
+    ref: str | None = None
+    python: str | None = None  # full version of the venv interpreter, e.g. "3.10.13"
+    backend: str | None = None  # cuda | rocm | cpu | mps
+    torch: list[str] = field(default_factory=list)  # the torch requirement lines installed
+    requirements_sha256: str | None = None  # of the requirements files, to skip unchanged pip runs
+    freeze: list[str] = field(default_factory=list)  # `pip freeze` of the venv
+    extensions: dict[str, LockedExtension] = field(default_factory=dict)
+
+
+@dataclass
+class LockedModel:
+    name: str
+    source: str  # normalised reference, e.g. "civitai:261336@597138"
+    kind: str
+    filename: str
+    size: int
+    sha256: str
+    base_model: str | None = None
+    civitai: dict[str, int] = field(default_factory=dict)  # model_id, version_id, file_id
+    hf: dict[str, str] = field(default_factory=dict)  # repo, revision (commit), path
+    url: str | None = None  # only for plain-URL models, where the URL *is* the identity
+
+
+@dataclass
+class Lock:
+    packages: dict[str, LockedPackage] = field(default_factory=dict)
+    models: dict[str, LockedModel] = field(default_factory=dict)
+    version: int = LOCK_VERSION
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        data: dict[str, Any] = {"version": self.version}
+        data["packages"] = {name: _clean(asdict(pkg)) for name, pkg in
+                            sorted(self.packages.items())}
+        data["models"] = {name: _clean(asdict(model)) for name, model in
+                          sorted(self.models.items())}
+        header = "# smx.lock: written by smx; do not edit. Commit it with smx.toml.\n"
+        return header + tomli_w.dumps(data)
+
+
+def _clean(value: Any) -> Any:
+    """Drop None and empty containers: TOML has no null, and empty keys are noise."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "name":
+                continue
+            cleaned = _clean(item)
+            if cleaned is None or cleaned == {} or (cleaned == [] and key != "freeze"):
+                continue
+            out[key] = cleaned
+        return out
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _build(cls: type, name: str, raw: Any, path: Path, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: {where} is not a table",
+                          hint="delete smx.lock and run `smx lock` to rebuild it")
+    known = {f.name for f in fields(cls)}
+    kwargs = {k: v for k, v in raw.items() if k in known}
+    kwargs["name"] = name
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{path}: {where} is incomplete ({exc})",
+                          hint="delete smx.lock and run `smx lock` to rebuild it") from None
+
+
+def load(path: Path) -> Lock:
+    if not path.exists():
+        return Lock()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not a valid lock file ({exc})",
+                          hint="smx.lock is machine-written; restore it from version control "
+                               "or delete it and run `smx lock`") from None
+    version = data.get("version", LOCK_VERSION)
+    if version != LOCK_VERSION:
+        raise ConfigError(f"{path}: lock version {version} is not supported by this smx",
+                          hint="upgrade smx, or delete smx.lock and run `smx lock`")
+    lock = Lock()
+    for name, raw in (data.get("packages") or {}).items():
+        pkg = _build(LockedPackage, name, raw, path, f"packages.{name}")
+        pkg.extensions = {
+            ename: _build(LockedExtension, ename, eraw, path,
+                          f"packages.{name}.extensions.{ename}")
+            for ename, eraw in (raw.get("extensions") or {}).items()
+        }
+        lock.packages[name] = pkg
+    for name, raw in (data.get("models") or {}).items():
+        lock.models[name] = _build(LockedModel, name, raw, path, f"models.{name}")
+    return lock
+
+
+def save(path: Path, lock: Lock) -> None:
+    atomic_write_text(path, lock.to_toml())

@@ -1,0 +1,426 @@
+"""smx.toml: load and validate into dataclasses; edit keeping the user's comments; save atomically.
+
+Every error names the file, line and column (``smx.toml:7:12: expected a string for
+packages.a1111.ref``) and a hint. Edits go through tomlkit so comments and ordering survive, and
+the result is re-validated before the atomic write: an edit can never leave a file smx itself
+would refuse to read.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smx.environment.tomlpos import KeyPath, locate
+from smx.errors import ConfigError, SmxError
+from smx.fsutil import atomic_write_text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+BACKENDS = ("auto", "cuda", "rocm", "cpu", "mps")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+
+DEFAULT_MANIFEST = """\
+# smx environment: what you want. smx makes the disk match it (`smx sync`).
+# Docs: see README.md and docs/ of smx.
+
+[env]
+name = "{name}"
+
+[torch]
+backend = "auto"          # auto | cuda | rocm | cpu | mps ; auto = what `smx doctor` advises
+index = "auto"            # auto (from the backend) | a wheel-index URL | "pip" (pip's own config)
+
+[packages]
+
+[models]
+"""
+
+
+# --- the data ------------------------------------------------------------------------------
+@dataclass
+class ExtensionSpec:
+    name: str
+    git: str | None = None  # None: a known extension, resolved from the catalog per package kind
+    ref: str | None = None
+    enabled: bool = True
+
+
+@dataclass
+class PackageSpec:
+    name: str
+    source: str  # catalog name: a1111 | forge | comfyui | fooocus
+    git: str | None = None  # a fork's URL; None = the catalog's URL
+    ref: str | None = None  # tag, branch or commit; None = the catalog's pinned default
+    python: str | None = None
+    backend: str | None = None  # overrides [torch] backend for this package
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    extensions: dict[str, ExtensionSpec] = field(default_factory=dict)
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    source: str
+    kind: str | None = None
+    file: str | None = None  # Civitai: which file of the version (name or id)
+    sha256: str | None = None  # expected digest for plain URLs
+    filename: str | None = None  # store the file under this name
+
+
+@dataclass
+class TorchSettings:
+    backend: str = "auto"
+    index: str = "auto"  # auto | pip | URL
+
+
+@dataclass
+class SourceSettings:
+    civitai: str | None = None
+    huggingface: str | None = None
+
+
+@dataclass
+class LaunchSettings:
+    auto_vram: bool = False
+    package: str | None = None  # which package `smx launch` starts when none is named
+    unsafe_pickle_ok: bool = False  # user opted in to --disable-safe-unpickle (A1111 family)
+
+
+@dataclass
+class Manifest:
+    path: Path
+    name: str
+    torch: TorchSettings
+    sources: SourceSettings
+    launch: LaunchSettings
+    packages: dict[str, PackageSpec]
+    models: dict[str, ModelSpec]
+
+
+# --- validation ----------------------------------------------------------------------------
+class _Checker:
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    def fail(self, key_path: KeyPath, message: str, hint: str | None = None,
+             at_key: bool = False) -> ConfigError:
+        pos = locate(self.text, key_path)
+        where = _display(self.path)
+        if pos is not None:
+            col = pos.key_col if at_key else pos.value_col
+            where = f"{where}:{pos.line}:{col}"
+        return ConfigError(f"{where}: {message}", hint=hint)
+
+    def table(self, value: Any, key_path: KeyPath) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key_path, f"expected a table for {_dotted(key_path)}")
+        return value
+
+    def keys(self, table: dict[str, Any], key_path: KeyPath, allowed: tuple[str, ...]) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = (f"did you mean {close[0]!r}?" if close
+                        else f"allowed keys: {', '.join(allowed)}")
+                raise self.fail((*key_path, key), f"unknown key {_dotted((*key_path, key))}",
+                                hint=hint, at_key=True)
+
+    def string(self, table: dict[str, Any], key_path: KeyPath, key: str,
+               required: bool = False, choices: tuple[str, ...] | None = None) -> str | None:
+        if key not in table:
+            if required:
+                raise self.fail(key_path, f"missing key {_dotted((*key_path, key))}",
+                                hint=f"add `{key} = \"...\"` to [{_dotted(key_path)}]")
+            return None
+        value = table[key]
+        if not isinstance(value, str):
+            raise self.fail((*key_path, key), f"expected a string for {_dotted((*key_path, key))}")
+        if choices is not None and value not in choices:
+            close = difflib.get_close_matches(value, choices, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"one of: {', '.join(choices)}"
+            raise self.fail((*key_path, key),
+                            f"{value!r} is not a valid {_dotted((*key_path, key))}", hint=hint)
+        return value
+
+    def boolean(self, table: dict[str, Any], key_path: KeyPath, key: str, default: bool) -> bool:
+        if key not in table:
+            return default
+        value = table[key]
+        if not isinstance(value, bool):
+            raise self.fail((*key_path, key),
+                            f"expected true or false for {_dotted((*key_path, key))}")
+        return value
+
+    def string_list(self, table: dict[str, Any], key_path: KeyPath, key: str) -> list[str]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail((*key_path, key),
+                            f"expected a list of strings for {_dotted((*key_path, key))}")
+        return list(value)
+
+    def string_map(self, table: dict[str, Any], key_path: KeyPath, key: str) -> dict[str, str]:
+        value = table.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise self.fail((*key_path, key),
+                            f"expected a table of strings for {_dotted((*key_path, key))}")
+        return dict(value)
+
+    def name(self, name: str, key_path: KeyPath) -> None:
+        if not NAME_RE.match(name):
+            raise self.fail(key_path, f"invalid name {name!r} in {_dotted(key_path[:-1])}",
+                            hint="names use letters, digits, '.', '_' and '-' (max 64)",
+                            at_key=True)
+
+
+def _dotted(path: KeyPath) -> str:
+    return ".".join(path)
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def _package_sources() -> tuple[str, ...]:
+    from smx.catalog.packages import PACKAGES
+
+    return tuple(PACKAGES)
+
+
+def _model_kinds() -> tuple[str, ...]:
+    from smx.catalog.model_kinds import KIND_NAMES
+
+    return KIND_NAMES
+
+
+def parse_text(path: Path, text: str) -> Manifest:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(path, exc) from None
+    check = _Checker(path, text)
+    check.keys(data, (), ("env", "torch", "sources", "launch", "packages", "models"))
+
+    env = check.table(data.get("env", {}), ("env",))
+    check.keys(env, ("env",), ("name",))
+    name = check.string(env, ("env",), "name") or path.parent.name
+
+    torch_t = check.table(data.get("torch", {}), ("torch",))
+    check.keys(torch_t, ("torch",), ("backend", "index"))
+    torch = TorchSettings(
+        backend=check.string(torch_t, ("torch",), "backend", choices=BACKENDS) or "auto",
+        index=check.string(torch_t, ("torch",), "index") or "auto",
+    )
+    if torch.index not in ("auto", "pip") and not torch.index.startswith(
+        ("http://", "https://", "file://")
+    ):
+        raise check.fail(("torch", "index"), f"{torch.index!r} is not a valid torch.index",
+                         hint='use "auto", "pip" or a wheel-index URL')
+
+    src_t = check.table(data.get("sources", {}), ("sources",))
+    check.keys(src_t, ("sources",), ("civitai", "huggingface"))
+    sources = SourceSettings(
+        civitai=check.string(src_t, ("sources",), "civitai"),
+        huggingface=check.string(src_t, ("sources",), "huggingface"),
+    )
+
+    launch_t = check.table(data.get("launch", {}), ("launch",))
+    check.keys(launch_t, ("launch",), ("auto-vram", "package", "unsafe-pickle-ok"))
+    launch = LaunchSettings(
+        auto_vram=check.boolean(launch_t, ("launch",), "auto-vram", False),
+        package=check.string(launch_t, ("launch",), "package"),
+        unsafe_pickle_ok=check.boolean(launch_t, ("launch",), "unsafe-pickle-ok", False),
+    )
+
+    packages: dict[str, PackageSpec] = {}
+    pk_t = check.table(data.get("packages", {}), ("packages",))
+    sources_known = _package_sources()
+    for pname, raw in pk_t.items():
+        kp = ("packages", pname)
+        check.name(pname, kp)
+        table = check.table(raw, kp)
+        check.keys(table, kp, ("source", "git", "ref", "python", "backend", "args", "env",
+                               "extensions"))
+        source = check.string(table, kp, "source", required=True)
+        assert source is not None
+        if source not in sources_known:
+            close = difflib.get_close_matches(source, sources_known, n=1)
+            hint = (f"did you mean {close[0]!r}?" if close else
+                    f"known packages: {', '.join(sources_known)}; for a fork keep "
+                    f"source = \"<package>\" and add git = \"<url>\"")
+            raise check.fail((*kp, "source"), f"unknown package source {source!r} for "
+                             f"{_dotted((*kp, 'source'))}", hint=hint)
+        extensions: dict[str, ExtensionSpec] = {}
+        ext_t = check.table(table.get("extensions", {}), (*kp, "extensions"))
+        for ename, eraw in ext_t.items():
+            ekp = (*kp, "extensions", ename)
+            check.name(ename, ekp)
+            etable = check.table(eraw, ekp)
+            check.keys(etable, ekp, ("git", "ref", "enabled"))
+            extensions[ename] = ExtensionSpec(
+                name=ename,
+                git=check.string(etable, ekp, "git"),
+                ref=check.string(etable, ekp, "ref"),
+                enabled=check.boolean(etable, ekp, "enabled", True),
+            )
+        packages[pname] = PackageSpec(
+            name=pname,
+            source=source,
+            git=check.string(table, kp, "git"),
+            ref=check.string(table, kp, "ref"),
+            python=check.string(table, kp, "python"),
+            backend=check.string(table, kp, "backend", choices=BACKENDS),
+            args=check.string_list(table, kp, "args"),
+            env=check.string_map(table, kp, "env"),
+            extensions=extensions,
+        )
+    if launch.package is not None and launch.package not in packages:
+        raise check.fail(("launch", "package"),
+                         f"launch.package names {launch.package!r}, which is not in [packages]")
+
+    models: dict[str, ModelSpec] = {}
+    md_t = check.table(data.get("models", {}), ("models",))
+    kinds = _model_kinds()
+    for mname, raw in md_t.items():
+        kp = ("models", mname)
+        check.name(mname, kp)
+        table = check.table(raw, kp)
+        check.keys(table, kp, ("source", "kind", "file", "sha256", "filename"))
+        source = check.string(table, kp, "source", required=True)
+        assert source is not None
+        try:
+            from smx.models.refs import parse_model_ref
+
+            parse_model_ref(source)
+        except SmxError as exc:
+            raise check.fail((*kp, "source"), f"{exc.message} in {_dotted((*kp, 'source'))}",
+                             hint=exc.hint) from None
+        sha = check.string(table, kp, "sha256")
+        if sha is not None and not SHA256_RE.match(sha):
+            raise check.fail((*kp, "sha256"), f"{_dotted((*kp, 'sha256'))} is not a SHA-256",
+                             hint="64 hexadecimal characters")
+        filename = check.string(table, kp, "filename")
+        if filename is not None and (
+            "/" in filename or "\\" in filename or filename.startswith(".") or not filename
+        ):
+            raise check.fail((*kp, "filename"), f"{_dotted((*kp, 'filename'))} must be a plain "
+                             "file name", hint="no folders, no leading dot")
+        models[mname] = ModelSpec(
+            name=mname,
+            source=source,
+            kind=check.string(table, kp, "kind", choices=kinds),
+            file=check.string(table, kp, "file"),
+            sha256=sha.lower() if sha else None,
+            filename=filename,
+        )
+    return Manifest(path=path, name=name, torch=torch, sources=sources, launch=launch,
+                    packages=packages, models=models)
+
+
+_POS_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _syntax_error(path: Path, exc: Exception) -> ConfigError:
+    text = str(exc)
+    match = _POS_RE.search(text)
+    message = _POS_RE.sub("", text).strip().rstrip(".")
+    where = _display(path)
+    if match:
+        where = f"{where}:{match.group(1)}:{match.group(2)}"
+    return ConfigError(f"{where}: TOML syntax error: {message}",
+                       hint="fix the line above; smx has not changed the file",
+                       code="config.syntax")
+
+
+def load(path: Path) -> Manifest:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{_display(path)}: no such file",
+                          hint="run `smx init` to create an environment") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{_display(path)}: not UTF-8 text",
+                          hint="save smx.toml as UTF-8") from None
+    return parse_text(path, text)
+
+
+# --- editing -------------------------------------------------------------------------------
+class ManifestEditor:
+    """Comment-preserving edits of smx.toml.
+
+    Usage: ``with ManifestEditor(path) as doc: doc["models"]["x"] = {...}``. On a clean exit
+    the text is re-validated and written atomically; on an exception nothing is written.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.original = path.read_text(encoding="utf-8")
+        parse_text(path, self.original)  # refuse to edit a file that is already invalid
+        import tomlkit
+
+        self.doc = tomlkit.parse(self.original)
+        self.result: Manifest | None = None
+
+    def __enter__(self) -> Any:
+        return self.doc
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            return
+        import tomlkit
+
+        text = tomlkit.dumps(self.doc)
+        self.result = parse_text(self.path, text)
+        if text != self.original:
+            atomic_write_text(self.path, text)
+
+
+def table_for(doc: Any, *keys: str) -> Any:
+    """Get or create the (super)table ``keys`` in a tomlkit document."""
+    import tomlkit
+
+    node = doc
+    for key in keys:
+        if key not in node:
+            node[key] = tomlkit.table(is_super_table=False)
+        node = node[key]
+    return node
+
+
+def inline(values: dict[str, Any]) -> Any:
+    """An inline table (``x = { source = "…" }``), as users write models and extensions."""
+    import tomlkit
+
+    table = tomlkit.inline_table()
+    for key, value in values.items():
+        if value is not None:
+            table[key] = value
+    return table
+
+
+def edit(path: Path, change: Callable[[Any], None]) -> Manifest:
+    editor = ManifestEditor(path)
+    with editor as doc:
+        change(doc)
+    if editor.result is None:
+        return parse_text(path, editor.original)
+    return editor.result
+
+
+def render_default(name: str) -> str:
+    return DEFAULT_MANIFEST.format(name=name.replace('"', ""))

@@ -1,0 +1,99 @@
+"""Sync: desired state (smx.toml) vs actual (disk + smx.lock) -> a plan of steps -> execute.
+
+Every mutating command is "edit smx.toml, then sync". Each area (packages, extensions,
+models) contributes an *executor* that looks at the env and proposes steps; sync runs them in
+order and saves smx.lock after each step that completed, so an interrupted sync resumes where it
+stopped and the lock never records work that did not finish.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from smx.environment.env import Env
+from smx.errors import SmxError
+from smx.reporter import NullReporter, Reporter
+
+# Executors in the order their steps must run (a package before its extensions, …).
+# "module:attribute" so nothing is imported before a sync needs it.
+EXECUTORS: list[str] = []
+
+
+@dataclass
+class SyncOptions:
+    frozen: bool = False  # install exactly smx.lock; refuse when smx.toml disagrees
+    dry_run: bool = False
+    upgrade: set[str] | None = None  # names to re-resolve; empty set = everything
+    only: set[str] | None = None  # restrict to these packages/models (install/pull commands)
+    prune: bool = True  # remove what smx.toml no longer lists
+    extra: dict[str, Any] = field(default_factory=dict)  # per-command switches (e.g. allow_unsafe)
+
+
+@dataclass
+class SyncContext:
+    env: Env
+    reporter: Reporter
+    options: SyncOptions
+
+
+@dataclass
+class Step:
+    area: str  # package | extension | model
+    target: str  # the name in smx.toml
+    action: str  # install | update | remove | pull | relink | …
+    detail: str  # one line for `smx sync --dry-run`
+    run: Callable[[SyncContext], None] = field(repr=False)
+
+    def describe(self) -> str:
+        return f"{self.action} {self.area} {self.target}: {self.detail}"
+
+
+class Executor(Protocol):
+    def plan(self, ctx: SyncContext) -> list[Step]: ...
+
+
+def load_executors() -> list[Executor]:
+    executors: list[Executor] = []
+    for spec in EXECUTORS:
+        module_name, _, attr = spec.partition(":")
+        executors.append(getattr(importlib.import_module(module_name), attr)())
+    return executors
+
+
+def plan(ctx: SyncContext) -> list[Step]:
+    steps: list[Step] = []
+    for executor in load_executors():
+        steps.extend(executor.plan(ctx))
+    return steps
+
+
+@dataclass
+class SyncResult:
+    planned: list[Step]
+    done: list[Step]
+
+
+def sync(env: Env, options: SyncOptions | None = None,
+         reporter: Reporter | None = None) -> SyncResult:
+    ctx = SyncContext(env=env, reporter=reporter or NullReporter(), options=options or SyncOptions())
+    steps = plan(ctx)
+    if ctx.options.dry_run:
+        return SyncResult(planned=steps, done=[])
+    done: list[Step] = []
+    for step in steps:
+        try:
+            step.run(ctx)
+        except KeyboardInterrupt:
+            from smx.errors import Interrupted
+
+            raise Interrupted(f"interrupted during: {step.describe()}",
+                              hint="run the same command again; it resumes where it stopped"
+                              ) from None
+        except SmxError:
+            raise
+        env.save_lock()  # after every completed step: an interrupted sync resumes from here
+        done.append(step)
+    return SyncResult(planned=steps, done=done)
