@@ -78,7 +78,8 @@ class SyncResult:
 
 def sync(env: Env, options: SyncOptions | None = None,
          reporter: Reporter | None = None) -> SyncResult:
-    ctx = SyncContext(env=env, reporter=reporter or NullReporter(), options=options or SyncOptions())
+    ctx = SyncContext(env=env, reporter=reporter or NullReporter(),
+                      options=options or SyncOptions())
     steps = plan(ctx)
     if ctx.options.dry_run:
         return SyncResult(planned=steps, done=[])

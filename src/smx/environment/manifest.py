@@ -190,10 +190,12 @@ def _dotted(path: KeyPath) -> str:
 
 
 def _display(path: Path) -> str:
+    """Relative to the cwd when the file is below it (short), else absolute (unambiguous)."""
+    absolute = Path(os.path.abspath(path))
     try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
 
 
 def _package_sources() -> tuple[str, ...]:

@@ -1,0 +1,52 @@
+"""`smx sync`: make the disk match smx.toml (and smx.lock)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def sync(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
+    frozen: bool = typer.Option(False, "--frozen",
+                                help="Install exactly smx.lock; fail if smx.toml disagrees."),
+    json_out: bool = typer.Option(False, "--json", help="Print the plan/result as JSON."),
+) -> None:
+    """Make the environment folder match smx.toml, resolving only what smx.lock does not pin.
+
+    Example: smx sync --dry-run
+    """
+    from smx.cli.state import locked_env, open_env, out
+    from smx.sync import SyncOptions
+    from smx.sync import sync as run_sync
+
+    output = out(ctx, json_out)
+    options = SyncOptions(frozen=frozen, dry_run=dry_run)
+    if dry_run:
+        env = open_env(ctx)
+        result = run_sync(env, options, output.reporter())
+    else:
+        with locked_env(ctx) as env:
+            result = run_sync(env, options, output.reporter())
+    steps = result.planned if dry_run else result.done
+    if output.json_mode:
+        output.emit_json("sync", {
+            "dry_run": dry_run,
+            "frozen": frozen,
+            "steps": [{"area": s.area, "target": s.target, "action": s.action,
+                       "detail": s.detail} for s in steps],
+        })
+        return
+    if not steps:
+        output.success("nothing to do: the environment matches smx.toml")
+        return
+    if dry_run:
+        output.print(f"{len(steps)} step(s) would run:")
+        for step in steps:
+            output.print(f"  {step.describe()}", markup=False)
+    else:
+        output.success(f"{len(steps)} step(s) done")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sync")(sync)
