@@ -27,7 +27,8 @@ class SyncOptions:
     frozen: bool = False  # install exactly smx.lock; refuse when smx.toml disagrees
     dry_run: bool = False
     upgrade: set[str] | None = None  # names to re-resolve; empty set = everything
-    only: set[str] | None = None  # restrict to these packages/models (install/pull commands)
+    only: set[str] | None = None  # restrict to steps for these names (install/pull commands)
+    areas: set[str] | None = None  # restrict to these areas: {"package", "extension", "model"}
     prune: bool = True  # remove what smx.toml no longer lists
     extra: dict[str, Any] = field(default_factory=dict)  # per-command switches (e.g. allow_unsafe)
 
@@ -46,6 +47,7 @@ class Step:
     action: str  # install | update | remove | pull | relink | …
     detail: str  # one line for `smx sync --dry-run`
     run: Callable[[SyncContext], None] = field(repr=False)
+    package: str | None = None  # the package a step belongs to (packages and extensions)
 
     def describe(self) -> str:
         return f"{self.action} {self.area} {self.target}: {self.detail}"
@@ -67,7 +69,16 @@ def plan(ctx: SyncContext) -> list[Step]:
     steps: list[Step] = []
     for executor in load_executors():
         steps.extend(executor.plan(ctx))
-    return steps
+    return [step for step in steps if _in_scope(step, ctx.options)]
+
+
+def _in_scope(step: Step, options: SyncOptions) -> bool:
+    if options.areas is not None and step.area not in options.areas:
+        return False
+    if options.only is not None:
+        return step.target in options.only or (step.package is not None
+                                                 and step.package in options.only)
+    return True
 
 
 @dataclass

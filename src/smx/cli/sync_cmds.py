@@ -10,6 +10,9 @@ def sync(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
     frozen: bool = typer.Option(False, "--frozen",
                                 help="Install exactly smx.lock; fail if smx.toml disagrees."),
+    no_models: bool = typer.Option(False, "--no-models",
+                                   help="Skip models (e.g. a container image whose models "
+                                        "live in a volume)."),
     json_out: bool = typer.Option(False, "--json", help="Print the plan/result as JSON."),
 ) -> None:
     """Make the environment folder match smx.toml, resolving only what smx.lock does not pin.
@@ -21,7 +24,8 @@ def sync(
     from smx.sync import sync as run_sync
 
     output = out(ctx, json_out)
-    options = SyncOptions(frozen=frozen, dry_run=dry_run)
+    options = SyncOptions(frozen=frozen, dry_run=dry_run,
+                          areas={"package", "extension"} if no_models else None)
     if dry_run:
         env = open_env(ctx)
         result = run_sync(env, options, output.reporter())
