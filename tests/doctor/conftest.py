@@ -1,0 +1,88 @@
+"""Doctor tests run on recorded NVML answers (this machine has no GPU) and a faked free-disk
+figure, through the documented testing aids SMX_NVML_RECORDING and SMX_DOCTOR_FAKE_FREE_BYTES."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from smx.system.gpu import GpuReport, probe_gpus
+from smx.system.nvml import RecordedNvml
+
+RECORDINGS = Path(__file__).parent / "nvml"
+PLENTY_OF_DISK = str(500 * 1000**3)
+
+
+@pytest.fixture(autouse=True)
+def plenty_of_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A roomy disk unless a test says otherwise, so results do not depend on this machine."""
+    monkeypatch.setenv("SMX_DOCTOR_FAKE_FREE_BYTES", PLENTY_OF_DISK)
+
+
+@pytest.fixture
+def use_recording(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
+    """Make smx read NVML answers from tests/doctor/nvml/<name>.json."""
+
+    def use(name: str) -> Path:
+        path = RECORDINGS / f"{name}.json"
+        assert path.is_file(), path
+        monkeypatch.setenv("SMX_NVML_RECORDING", str(path))
+        return path
+
+    return use
+
+
+@pytest.fixture
+def recorded_gpus(tmp_path: Path) -> Callable[..., GpuReport]:
+    """The GPU report of a Linux machine that gives the recorded NVIDIA answers (and has no
+    AMD card: an empty sysfs folder). Keyword arguments replace top-level answers."""
+
+    def report(name: str, **answers: object) -> GpuReport:
+        recorded = json.loads((RECORDINGS / f"{name}.json").read_text())
+        recorded.update(answers)
+        empty = tmp_path / "no-drm"
+        empty.mkdir(exist_ok=True)
+        return probe_gpus(RecordedNvml(recorded), sysfs=empty, system="Linux",
+                          machine="x86_64")
+
+    return report
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.server.hits.append(self.path)  # type: ignore[attr-defined]
+        body = b"ok"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class LoopbackServer:
+    def __init__(self) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.hits = []  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    @property
+    def hits(self) -> list[str]:
+        return self.httpd.hits  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def loopback_server() -> Iterator[LoopbackServer]:
+    server = LoopbackServer()
+    thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
