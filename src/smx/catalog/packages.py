@@ -66,7 +66,18 @@ class CatalogPackage:
     listen_flag: str | None = "--listen"
     port_flag: str | None = "--port"
     api_flag: str | None = "--api"
+    api_always_on: bool = False  # no flag needed: the UI always serves its API
     default_port: int = 7860
+    # True when the UI, given no port, takes the next free one (gradio's start_server scans
+    # GRADIO_SERVER_PORT..+100); then a busy default port is a warning, not an error.
+    finds_free_port: bool = False
+    # flag -> the extension (repository name) whose preload.py adds it: passed only when that
+    # extension is present and enabled in the checkout.
+    flags_from_extensions: dict[str, str] = field(default_factory=dict)
+    # how to put a password on the UI when it is shared (None: the UI has none of its own)
+    auth_hint: str | None = None
+    # the flag that re-opens extension installs from the UI when it is shared (A1111 family)
+    extension_access_flag: str | None = None
     cpu_flags: tuple[str, ...] = ()  # needed to start at all without a GPU
     vram_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # advice level -> flags
     extra_repos: tuple[ExtraRepo, ...] = ()
@@ -82,21 +93,31 @@ def torch_index_url(short: str | None) -> str | None:
     return None if short is None else _PYTORCH_WHL + short
 
 
-# A1111 flags: modules/cmd_args.py (v1.10.1); --lora-dir from extensions-builtin/Lora/preload.py;
-# --controlnet-dir is added by sd-webui-controlnet's preload.py, so smx passes it only when that
-# extension is present (launch.py checks).
+# A1111 folder flags, read in AUTOMATIC1111/stable-diffusion-webui modules/cmd_args.py at
+# f4cb21bb (dev, 2024-03; these flags date from <= v1.6 and are all still in Forge dfdcbab, which
+# tracks A1111 1.10): --ckpt-dir, --vae-dir, --embeddings-dir, --hypernetwork-dir,
+# --{codeformer,gfpgan,esrgan,bsrgan,realesrgan}-models-path. --lora-dir and
+# --lyco-dir-backcompat come from extensions-builtin/Lora/preload.py (always loaded).
+# --controlnet-dir is not core: Mikubill/sd-webui-controlnet preload.py (56cec5b) adds it, so
+# it is listed in flags_from_extensions and passed only when that extension is present.
 _A1111_MODEL_FLAGS = {
     "checkpoint": "--ckpt-dir",
     "vae": "--vae-dir",
     "lora": "--lora-dir",
+    "lycoris": "--lyco-dir-backcompat",
     "embedding": "--embeddings-dir",
     "hypernetwork": "--hypernetwork-dir",
     "upscaler": "--esrgan-models-path",
     "realesrgan": "--realesrgan-models-path",
+    "upscale-other": "--bsrgan-models-path",
     "gfpgan": "--gfpgan-models-path",
     "codeformer": "--codeformer-models-path",
     "controlnet": "--controlnet-dir",
 }
+# A1111 modules/shared_cmd_options.py: share/listen/ngrok/server-name make the UI "non-local",
+# which disables installing extensions from the UI unless this flag is given.
+_A1111_EXTENSION_ACCESS = "--enable-insecure-extension-access"
+_GRADIO_AUTH = "--gradio-auth USER:PASSWORD (or --gradio-auth-path FILE)"
 
 PACKAGES: dict[str, CatalogPackage] = {
     "a1111": CatalogPackage(
@@ -120,6 +141,10 @@ PACKAGES: dict[str, CatalogPackage] = {
         install_step=("launch.py", "--exit", "--skip-torch-cuda-test",
                       "--skip-python-version-check", "--no-download-sd-model"),
         model_flags=_A1111_MODEL_FLAGS,
+        flags_from_extensions={"--controlnet-dir": "sd-webui-controlnet"},
+        finds_free_port=True,  # cmd_args.py --port: "defaults to 7860 if available"
+        auth_hint=_GRADIO_AUTH,
+        extension_access_flag=_A1111_EXTENSION_ACCESS,
         cpu_flags=("--skip-torch-cuda-test", "--no-half", "--use-cpu", "all"),
         vram_flags={"medvram-sdxl": ("--medvram-sdxl",), "lowvram": ("--lowvram",)},
         extra_repos=(
@@ -160,7 +185,14 @@ PACKAGES: dict[str, CatalogPackage] = {
         entry=("launch.py",),
         install_step=("launch.py", "--exit", "--skip-torch-cuda-test",
                       "--skip-python-version-check", "--no-download-sd-model"),
+        # Forge dfdcbab modules/cmd_args.py: the A1111 flags above plus --text-encoder-dir, and
+        # --controlnet-dir in core (ControlNet is built in: extensions-builtin/
+        # sd_forge_controlnet), so it needs no extension; --lora-dir and --lyco-dir-backcompat
+        # from extensions-builtin/sd_forge_lora/preload.py.
         model_flags={**_A1111_MODEL_FLAGS, "text-encoder": "--text-encoder-dir"},
+        finds_free_port=True,
+        auth_hint=_GRADIO_AUTH,
+        extension_access_flag=_A1111_EXTENSION_ACCESS,  # same check in shared_cmd_options.py
         cpu_flags=("--skip-torch-cuda-test", "--always-cpu"),
         vram_flags={"medvram-sdxl": ("--always-low-vram",), "lowvram": ("--always-no-vram",)},
         extra_repos=(
@@ -196,7 +228,11 @@ PACKAGES: dict[str, CatalogPackage] = {
         extensions_dir="custom_nodes",
         extension_style="comfyui",
         model_wiring="extra_model_paths",
-        # folder_paths.py keys
+        # folder_paths.py keys. utils/extra_config.py load_extra_path_config: each value is a
+        # string, split on newlines; a relative path without base_path resolves against the
+        # yaml's own folder (read at 0c853f3 and 4328fa8; older releases used the working
+        # directory: smx writes the yaml in the checkout and starts ComfyUI there, so both
+        # agree).
         model_config_keys={
             "checkpoint": "checkpoints",
             "diffusion-model": "diffusion_models",
@@ -220,8 +256,9 @@ PACKAGES: dict[str, CatalogPackage] = {
             "motion-lora": "animatediff_motion_lora",
         },
         share_flag=None,  # ComfyUI has no --share; use --listen plus a tunnel
-        api_flag=None,  # the API is always on
-        default_port=8188,
+        api_flag=None,
+        api_always_on=True,  # server.py serves /prompt, /history, … on the UI's port
+        default_port=8188,  # comfy/cli_args.py --port; a busy port is an error (no scan)
         cpu_flags=("--cpu",),
         vram_flags={"medvram-sdxl": ("--lowvram",), "lowvram": ("--novram",)},
         disk_gb=8.0,
@@ -248,7 +285,10 @@ PACKAGES: dict[str, CatalogPackage] = {
         extensions_dir="",
         extension_style="none",
         model_wiring="config_txt",
-        # modules/config.py path_* keys
+        # modules/config.py (v2.5.5) path_* keys, lines 191-199: path_checkpoints and
+        # path_loras are lists, the others one folder each. config.txt sits in the working
+        # directory ("./config.txt", or env config_path) and a relative path_* value is checked
+        # with os.path.exists against the working directory.
         model_config_keys={
             "checkpoint": "path_checkpoints",
             "lora": "path_loras",
@@ -260,7 +300,12 @@ PACKAGES: dict[str, CatalogPackage] = {
             "clip-vision": "path_clip_vision",
         },
         api_flag=None,
+        # launch.py sets GRADIO_SERVER_PORT=7865 and args_manager.py leaves --port None, so
+        # gradio scans up from 7865 (v2.5.5).
         default_port=7865,
+        finds_free_port=True,
+        # modules/auth.py: with --share/--listen, users from auth.json in the Fooocus folder
+        auth_hint='an auth.json in the Fooocus folder: [{"user": "...", "pass": "..."}]',
         cpu_flags=("--always-cpu",),
         vram_flags={"medvram-sdxl": ("--always-low-vram",), "lowvram": ("--always-no-vram",)},
         disk_gb=10.0,
