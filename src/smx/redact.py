@@ -12,11 +12,19 @@ _QUERY_SECRET = re.compile(
 _USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/@\s:]+(?::[^/@\s]*)?@")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{8,}\b")
+# Tokens smx loaded from elsewhere than the environment (the `smx auth` store).
+_REGISTERED: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Make ``redact`` hide ``value`` from now on (tokens read from smx's auth store)."""
+    if value and len(value) >= 6:
+        _REGISTERED.add(value)
 
 
 def known_secrets(extra: tuple[str, ...] = ()) -> list[str]:
     values = [os.environ.get(name, "") for name in SECRET_ENV_VARS]
-    return [v for v in (*values, *extra) if v and len(v) >= 6]
+    return [v for v in (*values, *_REGISTERED, *extra) if v and len(v) >= 6]
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
