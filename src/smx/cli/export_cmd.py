@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from smx.cli.complete import complete_package
+
 
 def export(
     ctx: typer.Context,
@@ -14,7 +16,8 @@ def export(
                                  "one .tar.gz)."),
     package: str | None = typer.Option(None, "--package", "-p",
                                        help="The package the image runs (needed when the env "
-                                            "has several)."),
+                                            "has several).",
+                                       autocompletion=complete_package),
     models: str = typer.Option("volume", "--models",
                                help="bake: models inside the image; volume: synced into a "
                                     "volume mounted at /env/Data/Models at start."),

@@ -96,4 +96,11 @@ _register()
 
 
 def run() -> None:
-    app()
+    import os
+
+    if os.environ.get("_SMX_COMPLETE"):  # a shell asks for completions (completions/*)
+        from smx.cli.complete import enable_shell_completion
+
+        enable_shell_completion()
+    # prog_name: `python -m smx` answers the same completion protocol and usage as `smx`
+    app(prog_name="smx")

@@ -7,6 +7,9 @@ Accepted forms:
     hf:guoyww/animatediff/mm_sdxl_v10_beta.ckpt[@REVISION]
     https://huggingface.co/OWNER/REPO/blob/REV/PATH   (or /resolve/REV/PATH)
     https://example.org/any/file.safetensors
+    local:Lora/my-lora.safetensors   a file that exists only on disk (e.g. adopted from a
+                                     Stability Matrix Data/ folder): its path under
+                                     Data/Models/; never downloaded
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ HF_HOSTS = ("huggingface.co", "www.huggingface.co", "hf.co")
 
 EXAMPLES = (
     "civitai:261336, civitai:261336@597138, hf:guoyww/animatediff/mm_sdxl_v10_beta.ckpt, "
-    "or an https:// URL"
+    "an https:// URL, or local:FOLDER/FILE for a file already in Data/Models"
 )
 
 
@@ -57,7 +60,28 @@ class UrlRef:
         return self.url
 
 
-ModelRef = CivitaiRef | HfRef | UrlRef
+@dataclass(frozen=True)
+class LocalRef:
+    """A model with no remote source: ``path`` is relative to Data/Models (``Lora/x.safetensors``).
+
+    Its identity is the sha256 in smx.toml/smx.lock; sync checks the file, never downloads it.
+    """
+
+    path: str
+
+    @property
+    def folder(self) -> str:
+        return self.path.split("/", 1)[0]
+
+    @property
+    def filename(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    def __str__(self) -> str:
+        return f"local:{self.path}"
+
+
+ModelRef = CivitaiRef | HfRef | UrlRef | LocalRef
 
 _POSITIVE_INT = re.compile(r"^[1-9][0-9]{0,9}$")
 
@@ -100,7 +124,19 @@ def parse_model_ref(text: str) -> ModelRef:
         return HfRef("/".join(parts[:2]), "/".join(parts[2:]), revision or None)
     if lower.startswith(("https://", "http://")):
         return _parse_url(raw)
+    if lower.startswith("local:"):
+        return _parse_local(raw)
     raise _malformed(raw, "unknown scheme")
+
+
+def _parse_local(raw: str) -> LocalRef:
+    path = raw[len("local:"):]
+    parts = path.split("/")
+    if "\\" in path or path.startswith("/") or ":" in path:
+        raise _malformed(raw, "expected local:FOLDER/FILE, a path under Data/Models with '/'")
+    if len(parts) < 2 or any(p in ("", ".", "..") for p in parts):
+        raise _malformed(raw, "expected local:FOLDER/FILE (e.g. local:Lora/x.safetensors)")
+    return LocalRef(path)
 
 
 def _parse_url(raw: str) -> ModelRef:

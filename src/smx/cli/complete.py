@@ -1,0 +1,150 @@
+"""Dynamic shell completion: names read from the current environment's smx.toml.
+
+Each function here runs on every Tab press, inside a `smx` process started by the shell
+script in completions/. So they must be cheap (read one TOML file, no validation, no git, no
+network) and must never fail: any problem — no environment, a broken smx.toml, an unreadable
+folder — simply means "no suggestions", never a traceback in the user's prompt.
+
+The environment is found the way every command finds it: ``--env`` typed earlier on the same
+command line, else ``SMX_ENV``, else the nearest smx.toml above the current folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+Suggestion = tuple[str, str]
+
+
+def _env_option(ctx: Any) -> str | None:
+    """The ``--env`` value typed on the command line (click parsed it before completing)."""
+    node = ctx
+    while node is not None:
+        value = (getattr(node, "params", None) or {}).get("env")
+        if isinstance(value, str) and value:
+            return value
+        node = node.parent
+    return None
+
+
+def _manifest_data(ctx: Any) -> dict[str, Any]:
+    try:
+        from smx.environment.discovery import find_env_root
+
+        root = find_env_root(explicit=_env_option(ctx))
+        text = (Path(root) / "smx.toml").read_text(encoding="utf-8")
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - 3.10 only
+            import tomli as tomllib
+        data = tomllib.loads(text)
+    except Exception:  # completion must never break the prompt
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _matching(items: list[Suggestion], incomplete: str) -> list[Suggestion]:
+    return [(name, help_) for name, help_ in items if name.startswith(incomplete or "")]
+
+
+def env_packages(ctx: Any) -> list[Suggestion]:
+    packages = _table(_manifest_data(ctx).get("packages"))
+    return [(name, str(_table(spec).get("source", ""))) for name, spec in packages.items()]
+
+
+def env_extensions(ctx: Any, package: str | None = None) -> list[Suggestion]:
+    found: list[Suggestion] = []
+    packages = _table(_manifest_data(ctx).get("packages"))
+    for pname, spec in packages.items():
+        if package and pname != package:
+            continue
+        for ename in _table(_table(spec).get("extensions")):
+            found.append((ename, f"extension of {pname}"))
+    return found
+
+
+def env_models(ctx: Any) -> list[Suggestion]:
+    models = _table(_manifest_data(ctx).get("models"))
+    found: list[Suggestion] = []
+    for name, spec in models.items():
+        table = _table(spec)
+        help_ = " ".join(str(part) for part in (table.get("kind"), table.get("source")) if part)
+        found.append((name, help_))
+    return found
+
+
+# --- the callbacks commands pass as `autocompletion=` -------------------------------------
+# Typer finds the arguments by name (ctx, incomplete), so keep these signatures.
+
+def complete_package(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
+    """Packages of the current environment (remove, update, launch, ext --package…)."""
+    try:
+        return _matching(env_packages(ctx), incomplete)
+    except Exception:
+        return []
+
+
+def complete_catalog_package(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
+    """Web UIs smx knows how to install (install), plus the env's own package names."""
+    try:
+        from smx.catalog.packages import PACKAGES
+
+        items = [(name, pkg.title) for name, pkg in PACKAGES.items()]
+        known = {name for name, _ in items}
+        items += [item for item in env_packages(ctx) if item[0] not in known]
+        return _matching(items, incomplete)
+    except Exception:
+        return []
+
+
+def complete_extension(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
+    """Extensions in smx.toml; only those of ``--package`` when it was typed already."""
+    try:
+        package = (ctx.params or {}).get("package")
+        return _matching(env_extensions(ctx, package if isinstance(package, str) else None),
+                         incomplete)
+    except Exception:
+        return []
+
+
+def complete_model(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
+    """Models in smx.toml (model remove/verify, …)."""
+    try:
+        return _matching(env_models(ctx), incomplete)
+    except Exception:
+        return []
+
+
+def complete_model_kind(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
+    """The model kinds `--kind` accepts, with the store folder each maps to."""
+    try:
+        from smx.catalog.model_kinds import MODEL_KINDS
+
+        return _matching([(k.name, f"{k.description} (Models/{k.folder})")
+                          for k in MODEL_KINDS], incomplete)
+    except Exception:
+        return []
+
+
+# --- wiring the shell protocol ---------------------------------------------------------------
+COMPLETE_VAR = "_SMX_COMPLETE"
+
+
+def enable_shell_completion() -> None:
+    """Use Typer's completion classes for bash/zsh/fish/PowerShell.
+
+    The root app is built with ``add_completion=False`` (no --install-completion options, and
+    nothing imported for them at start-up), so Typer never registers its shell classes; the
+    scripts in completions/ speak Typer's protocol, so register them when the shell asks.
+    """
+    from typer._completion_classes import completion_init
+
+    completion_init()
