@@ -4,6 +4,8 @@ figure, through the documented testing aids SMX_NVML_RECORDING and SMX_DOCTOR_FA
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +24,23 @@ PLENTY_OF_DISK = str(500 * 1000**3)
 def plenty_of_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     """A roomy disk unless a test says otherwise, so results do not depend on this machine."""
     monkeypatch.setenv("SMX_DOCTOR_FAKE_FREE_BYTES", PLENTY_OF_DISK)
+
+
+@pytest.fixture(autouse=True)
+def base_python_on_path(tmp_path_factory: pytest.TempPathFactory,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interpreter running the tests is findable on every machine (a package the tests
+    put in an env must find a Python, or doctor rightly fails)."""
+    name = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    base = Path(sys.base_prefix) / ("python.exe" if os.name == "nt" else f"bin/{name}")
+    if not base.is_file():
+        return
+    folder = tmp_path_factory.mktemp("base-python")
+    try:
+        (folder / base.name).symlink_to(base)
+    except OSError:  # no symlinks (Windows without developer mode)
+        return
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
 @pytest.fixture

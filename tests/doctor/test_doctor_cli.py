@@ -125,9 +125,10 @@ def test_less_than_100_gb_free_warns(smx, use_recording, monkeypatch: pytest.Mon
 
 # --- environments ----------------------------------------------------------------------------
 def _add(env_dir: Path, text: str) -> None:
+    """A ComfyUI package (it takes Python 3.10-3.13, so the test's own Python fits)."""
     manifest = env_dir / "smx.toml"
     manifest.write_text(manifest.read_text().replace('backend = "auto"', text, 1)
-                        + '\n[packages.main]\nsource = "a1111"\n')
+                        + '\n[packages.main]\nsource = "comfyui"\n')
 
 
 def test_inside_an_env_advice_follows_its_packages_and_torch_settings(

@@ -70,9 +70,11 @@ def test_finds_this_machines_pyenv_pythons() -> None:
     versions = Path.home() / ".pyenv" / "versions"
     wanted = {p.name for p in versions.iterdir()
               if p.name.startswith("3.") and (p / "bin").is_dir() and not p.is_symlink()}
-    found = {str(i.version) for i in find_interpreters() if i.source == "pyenv"}
+    found = find_interpreters()
     modern = {v for v in wanted if Version(v) >= Version("3.6")}
-    assert modern <= found
+    assert modern <= {str(i.version) for i in found}
+    from_pyenv = [i for i in found if i.source == "pyenv"]
+    assert from_pyenv and all(versions in i.path.parents for i in from_pyenv)
 
 
 def _interp(version: str, source: str = "PATH") -> Interpreter:
