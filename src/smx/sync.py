@@ -19,7 +19,9 @@ from smx.reporter import NullReporter, Reporter
 
 # Executors in the order their steps must run (a package before its extensions, …).
 # "module:attribute" so nothing is imported before a sync needs it.
-EXECUTORS: list[str] = []
+EXECUTORS: list[str] = [
+    "smx.packages.executor:PackageExecutor",  # first: extensions and models need the package
+]
 
 
 @dataclass

@@ -24,7 +24,12 @@ class TorchRecipe:
 
 @dataclass(frozen=True)
 class KnownFix:
-    """A patch for upstream breakage, the way launchers keep old releases installable."""
+    """A patch for upstream breakage, the way launchers keep old releases installable.
+
+    ``extra_requirements`` are installed after the package's requirements; ``constraints``
+    (pip constraint lines) apply to every pip run of the package; ``env`` is set for the install
+    step, the smoke check and launches. ``why`` says what broke, where it was seen.
+    """
 
     why: str
     extra_requirements: tuple[str, ...] = ()
@@ -34,12 +39,38 @@ class KnownFix:
 
 @dataclass(frozen=True)
 class ExtraRepo:
-    """A repository the package's own installer clones on first run (A1111's repositories/)."""
+    """A repository the package's own installer clones on first run (A1111's repositories/).
+
+    smx clones it itself first (with the user's git config, so url.*.insteadOf mirrors apply)
+    at the commit the package pins: the value of ``commit_env``'s default in the package's
+    ``pins_file`` (read from the checkout, so any ref or fork gets its own pins), else
+    ``commit``. A repo whose ``commit_env`` the pins file does not use (commented out, as in
+    Forge) is not cloned. The package then finds it present at that commit and fetches nothing.
+    """
 
     folder: str
     url_env: str
     url: str
     commit_env: str
+    commit: str | None = None  # fallback pin, from the catalog's default ref
+
+
+@dataclass(frozen=True)
+class PipArchive:
+    """A pip package the web UI's installer downloads as a GitHub archive URL
+    (``https://github.com/O/R/archive/SHA.zip``), which git mirrors do not cover.
+
+    smx clones ``git`` at the commit named by ``url_env``'s default in the pins file (else
+    ``commit``) and pip-installs that clone, so the UI's own check (``is_installed(module)``)
+    finds it; ``url_env`` is also pointed at the clone. ``build_requirements`` go in first and
+    the clone is built without build isolation (see the package's known fixes for why).
+    """
+
+    module: str  # what the UI's installer checks with is_installed()
+    url_env: str
+    git: str
+    commit: str
+    build_requirements: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +115,12 @@ class CatalogPackage:
     install_env: tuple[tuple[str, str], ...] = ()
     known_fixes: tuple[KnownFix, ...] = ()
     disk_gb: float = 10.0  # checkout + venv with torch, for the pre-install disk check
+    # the package file whose os.environ.get('X', "default") lines pin extra_repos/pip_archives
+    pins_file: str | None = None
+    pip_archives: tuple[PipArchive, ...] = ()
+    # argv after the venv's python, run in the checkout after installing: must exit 0 when
+    # everything the UI imports at start is there (a missing module is named by the error)
+    smoke_check: tuple[str, ...] = ()
 
 
 _PYTORCH_WHL = "https://download.pytorch.org/whl/"
@@ -119,6 +156,25 @@ _A1111_MODEL_FLAGS = {
 _A1111_EXTENSION_ACCESS = "--enable-insecure-extension-access"
 _GRADIO_AUTH = "--gradio-auth USER:PASSWORD (or --gradio-auth-path FILE)"
 
+# A1111 v1.10.1 and Forge dfdcbab modules/launch_utils.py prepare_environment: CLIP_PACKAGE and
+# OPENCLIP_PACKAGE default to GitHub archive URLs, pip-installed when is_installed() fails.
+_A1111_PIP_ARCHIVES = (
+    PipArchive("clip", "CLIP_PACKAGE", "https://github.com/openai/CLIP.git",
+               "d50d76daa670286dd6cacf3bcd80b5e4823fc8e1",
+               build_requirements=("setuptools<81", "wheel")),
+    PipArchive("open_clip", "OPENCLIP_PACKAGE", "https://github.com/mlfoundations/open_clip.git",
+               "bb6e834e9c70d9c27d0dc3ecedeebeaeb1ffad6b",
+               build_requirements=("setuptools<81", "wheel")),
+)
+_A1111_FIXES = (
+    # openai/CLIP's setup.py imports pkg_resources, which setuptools 81 removed; pip's build
+    # isolation always takes the newest setuptools, so the build fails ("No module named
+    # 'pkg_resources'"). The PipArchive entries above build it without isolation against
+    # setuptools<81 in the venv (requirements_versions.txt pins setuptools==69.5.1 anyway).
+    KnownFix(why="CLIP's setup.py needs pkg_resources (gone in setuptools>=81)",
+             constraints=("setuptools<81",)),
+)
+
 PACKAGES: dict[str, CatalogPackage] = {
     "a1111": CatalogPackage(
         name="a1111",
@@ -147,24 +203,36 @@ PACKAGES: dict[str, CatalogPackage] = {
         extension_access_flag=_A1111_EXTENSION_ACCESS,
         cpu_flags=("--skip-torch-cuda-test", "--no-half", "--use-cpu", "all"),
         vram_flags={"medvram-sdxl": ("--medvram-sdxl",), "lowvram": ("--lowvram",)},
+        # modules/launch_utils.py prepare_environment (v1.10.1): five git_clone()s into
+        # repositories/, each pinned by a *_COMMIT_HASH default; the fallback pins below are
+        # those defaults. git_clone() returns early when the folder is at that commit.
         extra_repos=(
             ExtraRepo("stable-diffusion-webui-assets", "ASSETS_REPO",
                       "https://github.com/AUTOMATIC1111/stable-diffusion-webui-assets.git",
-                      "ASSETS_COMMIT_HASH"),
+                      "ASSETS_COMMIT_HASH", "6f7db241d2f8ba7457bac5ca9753331f0c266917"),
             # Stability-AI/stablediffusion was removed from GitHub; w-e-w's copy is the
-            # maintained replacement (Stability Matrix A3WebUI.cs sets the same).
+            # maintained replacement with the same history (Stability Matrix A3WebUI.cs sets
+            # the same URL; A1111's dev branch switched to it).
             ExtraRepo("stable-diffusion-stability-ai", "STABLE_DIFFUSION_REPO",
                       "https://github.com/w-e-w/stablediffusion.git",
-                      "STABLE_DIFFUSION_COMMIT_HASH"),
+                      "STABLE_DIFFUSION_COMMIT_HASH", "cf1d67a6fd5ea1aa600c4df58e5b47da45f6bdbf"),
             ExtraRepo("generative-models", "STABLE_DIFFUSION_XL_REPO",
                       "https://github.com/Stability-AI/generative-models.git",
-                      "STABLE_DIFFUSION_XL_COMMIT_HASH"),
+                      "STABLE_DIFFUSION_XL_COMMIT_HASH",
+                      "45c443b316737a4ab6e40413d7794a7f5657c19f"),
             ExtraRepo("k-diffusion", "K_DIFFUSION_REPO",
-                      "https://github.com/crowsonkb/k-diffusion.git", "K_DIFFUSION_COMMIT_HASH"),
+                      "https://github.com/crowsonkb/k-diffusion.git", "K_DIFFUSION_COMMIT_HASH",
+                      "ab527a9a6d347f364e3d185ba6d714e22d80cb3c"),
             ExtraRepo("BLIP", "BLIP_REPO", "https://github.com/salesforce/BLIP.git",
-                      "BLIP_COMMIT_HASH"),
+                      "BLIP_COMMIT_HASH", "48211a1594f1321b00f14c9f7a5b4813144b2fb9"),
         ),
         disk_gb=12.0,
+        pins_file="modules/launch_utils.py",
+        pip_archives=_A1111_PIP_ARCHIVES,
+        # webui.py runs exactly this before serving: torch, pytorch_lightning, gradio, the
+        # options, processing and the UI modules (modules/initialize.py imports()).
+        smoke_check=("-c", "from modules import initialize; initialize.imports()"),
+        known_fixes=_A1111_FIXES,
     ),
     "forge": CatalogPackage(
         name="forge",
@@ -196,22 +264,35 @@ PACKAGES: dict[str, CatalogPackage] = {
         cpu_flags=("--skip-torch-cuda-test", "--always-cpu"),
         vram_flags={"medvram-sdxl": ("--always-low-vram",), "lowvram": ("--always-no-vram",)},
         extra_repos=(
+            # Forge dfdcbab modules/launch_utils.py: assets, huggingface_guess and BLIP; the
+            # stablediffusion / generative-models / k-diffusion clones are commented out there.
             ExtraRepo("stable-diffusion-webui-assets", "ASSETS_REPO",
                       "https://github.com/AUTOMATIC1111/stable-diffusion-webui-assets.git",
-                      "ASSETS_COMMIT_HASH"),
+                      "ASSETS_COMMIT_HASH", "6f7db241d2f8ba7457bac5ca9753331f0c266917"),
             ExtraRepo("huggingface_guess", "HUGGINGFACE_GUESS_REPO",
                       "https://github.com/lllyasviel/huggingface_guess.git",
-                      "HUGGINGFACE_GUESS_HASH"),
+                      "HUGGINGFACE_GUESS_HASH", "84826248b49bb7ca754c73293299c4d4e23a548d"),
             ExtraRepo("BLIP", "BLIP_REPO", "https://github.com/salesforce/BLIP.git",
-                      "BLIP_COMMIT_HASH"),
+                      "BLIP_COMMIT_HASH", "48211a1594f1321b00f14c9f7a5b4813144b2fb9"),
         ),
         disk_gb=12.0,
+        pins_file="modules/launch_utils.py",
+        pip_archives=_A1111_PIP_ARCHIVES,  # same CLIP_PACKAGE / OPENCLIP_PACKAGE pins
+        # webui.py: initialize_forge() (backend memory management), then the A1111 imports
+        smoke_check=("-c", "from modules_forge.initialization import initialize_forge; "
+                           "initialize_forge(); from modules import initialize; "
+                           "initialize.imports()"),
+        known_fixes=_A1111_FIXES,
     ),
     "comfyui": CatalogPackage(
         name="comfyui",
         title="ComfyUI",
         git="https://github.com/comfyanonymous/ComfyUI.git",
-        default_ref="v0.3.40",
+        # the release commit 63722199 "ComfyUI version 0.3.64" (comfyui_version.py 0.3.64,
+        # 2025-10); installed and started by hand with smx on CPU (README: install notes)
+        default_ref="v0.3.64",
+        # pyproject.toml requires-python >= 3.9; README: "Python 3.13 is very well supported"
+        # (3.12 if a custom node's dependencies lag), torch wheels start at 3.10 for cu128.
         python=">=3.10,<3.14",
         preferred_python="3.12",
         requirements=("requirements.txt",),
@@ -262,6 +343,9 @@ PACKAGES: dict[str, CatalogPackage] = {
         cpu_flags=("--cpu",),
         vram_flags={"medvram-sdxl": ("--lowvram",), "lowvram": ("--novram",)},
         disk_gb=8.0,
+        # main.py: --quick-test-for-ci loads every node (so every import) and sets up the server,
+        # then exits 0 (comfy/cli_args.py); --cpu so it runs on a machine without a GPU.
+        smoke_check=("main.py", "--quick-test-for-ci", "--cpu"),
     ),
     "fooocus": CatalogPackage(
         name="fooocus",
@@ -309,6 +393,13 @@ PACKAGES: dict[str, CatalogPackage] = {
         cpu_flags=("--always-cpu",),
         vram_flags={"medvram-sdxl": ("--always-low-vram",), "lowvram": ("--always-no-vram",)},
         disk_gb=10.0,
+        # Fooocus has no install-only switch: launch.py's prepare_environment() installs torch
+        # and requirements_versions.txt, then starts downloading models. Installing both up
+        # front makes its checks (is_installed, requirements_met) pass, so that is the whole
+        # install. The smoke check imports the argument parser, the config module (which
+        # reads presets and writes config.txt, as the first launch would) and the heavy
+        # dependencies; not tried by hand with a Fooocus checkout here (no snapshot fetched).
+        smoke_check=("-c", "import args_manager, modules.config, gradio, torch"),
     ),
 }
 

@@ -27,9 +27,12 @@ def register(app: typer.Typer) -> None:
     export_cmd.register(app)
     doctor.register(app)
 
+    from smx.cli import packages as package_cmds
+
+    package_cmds.register(app)
+
     # Commands still to be built: hidden, and honest about it.
-    for name in ("install", "update", "remove", "list", "launch", "lock",
-                 "status", "auth"):
+    for name in ("launch", "lock", "status", "auth"):
         app.command(name, hidden=True, context_settings={"allow_extra_args": True,
                                                          "ignore_unknown_options": True}
                     )(_not_available(name))

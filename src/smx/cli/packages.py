@@ -1,0 +1,326 @@
+"""`smx install`, `smx update`, `smx remove`, `smx list`: web UI packages.
+
+Each mutating command is "edit smx.toml, then sync that package", inside a transaction (a
+failure puts smx.toml and smx.lock back byte for byte) and under the environment's process lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from smx.cli.output import Output
+    from smx.environment.env import Env
+
+_BACKENDS = ("auto", "cuda", "rocm", "cpu", "mps")
+
+
+def install(
+    ctx: typer.Context,
+    package: str = typer.Argument(..., help="Catalog name: a1111, forge, comfyui or fooocus."),
+    name: str | None = typer.Option(None, "--name", help="Install under this name (folder and "
+                                    "smx.toml key), e.g. a second copy: --name a1111-dev."),
+    ref: str | None = typer.Option(None, "--ref", help="Tag, branch or commit SHA (default: the "
+                                   "catalog's pinned release)."),
+    git_url: str | None = typer.Option(None, "--git", metavar="URL",
+                                       help="A fork's git URL instead of the upstream one."),
+    backend: str | None = typer.Option(None, "--backend", metavar="BACKEND",
+                                       help="Torch build: auto, cuda, rocm, cpu or mps "
+                                       "(default: [torch] backend in smx.toml)."),
+    python: str | None = typer.Option(None, "--python", metavar="VERSION|PATH",
+                                      help="Base Python for the venv: 3.10, or a path."),
+) -> None:
+    """Install a web UI: clone at a pinned commit, venv, torch, requirements, its own install
+    step and a smoke check; then record it in smx.lock. All or nothing: a failure leaves smx.toml
+    and smx.lock as they were, and running the same command again finishes the job.
+
+    In a folder without smx.toml this creates the environment there (like `smx init`).
+    Installer: uv when available, else pip (SMX_INSTALLER=pip|uv forces one). Torch index:
+    [torch] index in smx.toml or SMX_TORCH_INDEX (auto | pip | URL).
+
+    Example: smx install comfyui --backend cpu
+    """
+    from smx.catalog.packages import get_package
+    from smx.cli.state import locked_env, out
+    from smx.environment.manifest import NAME_RE
+
+    output = out(ctx)
+    catalog = get_package(package)
+    key = name or package
+    if not NAME_RE.match(key):
+        from smx.errors import UsageError
+
+        raise UsageError(f"invalid package name {key!r}",
+                         hint="letters, digits, '.', '_' and '-' (at most 64)")
+    if backend is not None and backend not in _BACKENDS:
+        from smx.errors import UsageError
+
+        raise UsageError(f"--backend {backend!r} is not one of {', '.join(_BACKENDS)}")
+    _ensure_env(ctx, output)
+    with locked_env(ctx) as env:
+        existing = env.manifest.packages.get(key)
+        if existing is not None and existing.source != package:
+            from smx.errors import UsageError
+
+            raise UsageError(f"{key!r} is already in smx.toml as a {existing.source} package",
+                             hint=f"pick another name: smx install {package} --name "
+                                  f"{package}-2")
+        fields = {"source": package, "ref": ref, "git": git_url, "backend": backend,
+                  "python": python}
+        if existing is None and ref is None:
+            fields["ref"] = catalog.default_ref  # pinned in smx.toml: reproducible as written
+        done = _edit_and_sync(env, output, key, fields)
+        locked = env.lock.packages.get(key)
+    if locked is None:  # pragma: no cover - sync raises when a step fails
+        return
+    where = env.layout.package_dir(key)
+    if done:
+        output.success(f"installed {key} ({catalog.title}) {locked.ref or ''} @ "
+                       f"{locked.commit[:12]} in {_show(where)} (Python {locked.python}, "
+                       f"torch: {locked.backend})")
+    else:
+        output.success(f"{key} is already installed ({locked.ref or ''} @ {locked.commit[:12]})")
+    output.info(f"start it with: smx launch {key}")
+
+
+def update(
+    ctx: typer.Context,
+    package: str | None = typer.Argument(None, help="Package name in smx.toml (default: all)."),
+    ref: str | None = typer.Option(None, "--ref", help="Move to this tag, branch or commit."),
+) -> None:
+    """Update a web UI to what its ref names now (a branch's new head), or to --ref.
+
+    Refuses when the checkout has local edits to tracked files. Requirements are re-installed
+    only when they changed; a failure puts the previous commit and venv back.
+
+    Example: smx update a1111 --ref v1.10.1
+    """
+    from smx.cli.state import locked_env, out
+    from smx.errors import NotFound, UsageError
+
+    output = out(ctx)
+    if ref is not None and package is None:
+        raise UsageError("--ref needs a package name", hint="smx update PACKAGE --ref REF")
+    with locked_env(ctx) as env:
+        names = [package] if package else list(env.manifest.packages)
+        if package is not None and package not in env.manifest.packages:
+            raise NotFound(f"no package {package!r} in smx.toml",
+                           hint=_known(env) or "install one with `smx install`")
+        before = {n: p.commit for n, p in env.lock.packages.items()}
+        _edit_and_sync(env, output, package, {"ref": ref} if ref else {},
+                       upgrade=set(names), only=set(names) if package else None)
+        for n in names:
+            locked = env.lock.packages.get(n)
+            if locked is None:
+                continue
+            if before.get(n) != locked.commit:
+                old = (before.get(n) or "-")[:12]
+                output.success(f"updated {n}: {old} -> {locked.commit[:12]} ({locked.ref})")
+            else:
+                output.success(f"{n} is up to date ({locked.ref} @ {locked.commit[:12]})")
+
+
+def remove(
+    ctx: typer.Context,
+    package: str = typer.Argument(..., help="Package name in smx.toml."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Remove a web UI: its checkout and venv, its smx.toml entry and its lock entry. Models
+    in Data/Models are shared and never removed.
+
+    Example: smx remove a1111-dev --yes
+    """
+    import sys
+
+    from smx.cli.state import locked_env, out
+    from smx.errors import NotFound, UsageError
+
+    output = out(ctx)
+    with locked_env(ctx) as env:
+        if package not in env.manifest.packages and package not in env.lock.packages:
+            raise NotFound(f"no package {package!r} in smx.toml",
+                           hint=_known(env) or "nothing is installed")
+        where = env.layout.package_dir(package)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"removing {package} deletes {_show(where)}; confirm with --yes",
+                                 hint=f"smx remove {package} --yes")
+            if not typer.confirm(f"Delete {_show(where)} (checkout and venv; models are kept)?"):
+                raise typer.Exit(1)
+        _edit_and_sync(env, output, package, None)
+    output.success(f"removed {package} ({_show(where)}); shared models in Data/Models are kept")
+
+
+def list_packages(
+    ctx: typer.Context,
+    json_out: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+) -> None:
+    """List the web UIs of this environment: ref, commit, backend, Python, size, and whether
+    the checkout has local edits.
+
+    Example: smx list --json
+    """
+    from smx.cli.state import open_env, out
+
+    output = out(ctx, json_out)
+    env = open_env(ctx)
+    rows = [_row(env, n) for n in _names(env)]
+    if output.json_mode:
+        output.emit_json("list", {"packages": rows})
+        return
+    if not rows:
+        output.print("no packages yet; install one with: smx install comfyui")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "package", "ref", "commit", "backend", "python", "size", "state"):
+        table.add_column(column)
+    for r in rows:
+        state = r["state"] + (" (local edits)" if r["dirty"] else "")
+        table.add_row(r["name"], r["source"], r["ref"] or "-", (r["commit"] or "-")[:12],
+                      r["backend"] or "-", r["python"] or "-", _size(r["size_bytes"]), state)
+    output.table(table)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def _ensure_env(ctx: typer.Context, output: Output) -> None:
+    """A first `smx install` in a folder without smx.toml creates the environment there."""
+    import os
+
+    from smx.cli.state import env_root, state
+    from smx.environment.env import init_env
+    from smx.errors import EnvNotFound
+
+    try:
+        env_root(ctx)
+    except EnvNotFound:
+        chosen = state(ctx).env_path or os.environ.get("SMX_ENV") or "."
+        root = Path(chosen).expanduser()
+        if root.name == "smx.toml":
+            root = root.parent
+        init_env(root)
+        output.info(f"created a new environment in {_show(root.resolve())} (smx.toml, Data/)")
+
+
+def _edit_and_sync(env: Env, output: Output, name: str | None, fields: dict[str, Any] | None,
+                   *, upgrade: set[str] | None = None, only: set[str] | None = None) -> bool:
+    """Edit ``[packages.NAME]`` (None: delete it), then sync; all or nothing. True when any
+    step ran."""
+    from smx.packages.pending import PENDING_KEY, PendingManifest
+    from smx.sync import SyncOptions
+    from smx.sync import sync as run_sync
+    from smx.transaction import env_transaction
+
+    with env_transaction(env):
+        extra: dict[str, Any] = {}
+        pending = None
+        if name is not None and (fields is None or any(v is not None for v in fields.values())):
+            # smx.toml is written by the step that finishes the work, not now (pending.py)
+            pending = PendingManifest.prepare(env, lambda doc: _change(doc, name, fields))
+            extra[PENDING_KEY] = pending
+        scope = only if only is not None else ({name} if name is not None else None)
+        result = run_sync(env, SyncOptions(upgrade=upgrade, only=scope, extra=extra),
+                          output.reporter())
+        if pending is not None:
+            pending.write()  # nothing needed doing (already installed): still record the edit
+    return bool(result.done)
+
+
+def _change(doc: Any, name: str, fields: dict[str, Any] | None) -> None:
+    import tomlkit
+
+    from smx.environment.manifest import table_for
+
+    packages = table_for(doc, "packages")
+    if fields is None:
+        if name in packages:
+            del packages[name]
+        launch = doc.get("launch")
+        if launch is not None and launch.get("package") == name:
+            del launch["package"]
+        return
+    if name not in packages:
+        table = tomlkit.table()
+        packages[name] = table
+    table = packages[name]
+    for key in ("source", "git", "ref", "backend", "python"):
+        value = fields.get(key)
+        if value is not None and table.get(key) != value:
+            table[key] = value
+
+
+def _names(env: Env) -> list[str]:
+    return list(env.manifest.packages) + [n for n in env.lock.packages
+                                          if n not in env.manifest.packages]
+
+
+def _row(env: Env, name: str) -> dict[str, Any]:
+    from smx.fsutil import folder_size
+    from smx.packages import git
+    from smx.packages.installer import Marker, Target
+    from smx.packages.venv import Venv
+
+    spec = env.manifest.packages.get(name)
+    locked = env.lock.packages.get(name)
+    pkg_dir = env.layout.package_dir(name)
+    head = git.head_commit(pkg_dir)
+    if spec is None:
+        state = "not in smx.toml (removed by the next sync)"
+    elif Marker.of(env.layout, name).exists():
+        state = "incomplete (run `smx sync`)"
+    elif locked is None:
+        state = "not installed"
+    elif head != locked.commit or not Venv(env.layout.venv_dir(name)).exists():
+        state = "differs from smx.lock (run `smx sync`)"
+    else:
+        state = "installed"
+    dirty = False
+    if head is not None:
+        try:
+            dirty = git.is_dirty(pkg_dir)
+        except Exception:
+            dirty = False
+    ref = spec.ref if spec and spec.ref else (locked.ref if locked else None)
+    if spec is not None and ref is None:
+        ref = Target.of(spec).ref
+    return {
+        "name": name,
+        "source": spec.source if spec else (locked.source if locked else "?"),
+        "ref": ref,
+        "commit": locked.commit if locked else head,
+        "checkout": head,
+        "backend": locked.backend if locked else (spec.backend if spec else None),
+        "python": locked.python if locked else None,
+        "path": env.layout.relative(pkg_dir) if pkg_dir.exists() else None,
+        "size_bytes": folder_size(pkg_dir) if pkg_dir.exists() else 0,
+        "dirty": dirty,
+        "state": state,
+    }
+
+
+def _size(n: int) -> str:
+    from smx.system.disk import human_bytes
+
+    return human_bytes(n) if n else "-"
+
+
+def _known(env: Env) -> str:
+    names = list(env.manifest.packages)
+    return f"packages here: {', '.join(names)}" if names else ""
+
+
+def _show(path: Path) -> str:
+    from smx.packages.runner import show_path
+
+    return show_path(path)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("install")(install)
+    app.command("update")(update)
+    app.command("remove")(remove)
+    app.command("list")(list_packages)

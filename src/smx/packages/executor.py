@@ -1,0 +1,145 @@
+"""The packages part of `smx sync`: which web UIs to install, update, repair or remove.
+
+Planning is cheap and offline: it compares smx.toml with smx.lock and with the disk (the
+checkout's HEAD read from .git files, the venv's pyvenv.cfg, the in-progress marker), so a
+sync with nothing to do spawns no process and touches no network. Only ``--upgrade`` asks the
+remote what a ref names now (``git ls-remote``), and only for the packages being upgraded.
+
+Decisions per ``[packages.NAME]``:
+- no lock entry -> install (resolving the ref);
+- lock entry for another git URL or ref than smx.toml says -> update to the new ref;
+- upgrade requested and the ref now names another commit -> update;
+- lock entry, but the disk does not match it (interrupted run, deleted venv) -> install at
+  the locked commit (repair);
+- ``frozen``: exactly the lock's commit and package list; a missing or disagreeing lock
+  entry is an error.
+A lock entry whose package left smx.toml is removed (``prune``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from smx.environment.lock import LockedPackage
+from smx.errors import ConfigError
+from smx.packages.installer import PackageInstaller, Target, is_installed, trash_dir
+from smx.packages.pending import write_pending
+from smx.redact import redact
+from smx.sync import Step, SyncContext
+
+
+class PackageExecutor:
+    def plan(self, ctx: SyncContext) -> list[Step]:
+        env, options = ctx.env, ctx.options
+        steps: list[Step] = []
+        for name, spec in env.manifest.packages.items():
+            if options.only is not None and name not in options.only:
+                continue
+            target = Target.of(spec)
+            locked = env.lock.packages.get(name)
+            step = self._plan_one(ctx, target, locked)
+            if step is not None:
+                steps.append(step)
+        if options.prune and not options.frozen:
+            for name in sorted(set(env.lock.packages) - set(env.manifest.packages)):
+                if options.only is None or name in options.only:
+                    steps.append(Step("package", name, "remove",
+                                      f"no longer in smx.toml: delete Data/Packages/{name}",
+                                      run=_remove(name), package=name))
+            for leftover in sorted(_removal_leftovers(ctx)):
+                steps.append(Step("package", leftover, "remove",
+                                  "finish an interrupted removal", run=_clean_trash(leftover),
+                                  package=leftover))
+        return steps
+
+    def _plan_one(self, ctx: SyncContext, target: Target,
+                  locked: LockedPackage | None) -> Step | None:
+        layout, options, name = ctx.env.layout, ctx.options, target.name
+        same_source = locked is not None and locked.git == redact(target.git_url) \
+            and locked.ref == target.ref
+        if options.frozen:
+            if locked is None or not same_source:
+                what = "has no entry" if locked is None else "disagrees with smx.toml"
+                raise ConfigError(f"smx.lock {what} for package {name!r}",
+                                  hint="run `smx sync` (without --frozen) to update smx.lock, "
+                                       "then commit both files")
+            assert locked is not None
+            if is_installed(layout, locked):
+                return None
+            return Step("package", name, "install", f"{locked.commit[:12]} (frozen)",
+                        run=_install(target, frozen=locked), package=name)
+        if locked is None:
+            return Step("package", name, "install", f"{target.git_url} @ {target.ref}",
+                        run=_install(target), package=name)
+        if not same_source:
+            return Step("package", name, "update",
+                        f"{locked.ref or locked.commit[:12]} -> {target.ref}",
+                        run=_update(target), package=name)
+        if not is_installed(layout, locked):
+            return Step("package", name, "install",
+                        f"finish/repair at {locked.commit[:12]} ({target.ref})",
+                        run=_install(target, commit=locked.commit), package=name)
+        wants_upgrade = options.upgrade is not None and (not options.upgrade
+                                                         or name in options.upgrade)
+        if wants_upgrade:
+            from smx.packages import git
+
+            resolved = git.resolve(target.git_url, target.ref,
+                                   cwd=layout.package_dir(name))
+            if resolved.commit is None or resolved.commit != locked.commit:
+                return Step("package", name, "update",
+                            f"{target.ref}: {locked.commit[:12]} -> "
+                            f"{(resolved.commit or target.ref)[:12]}",
+                            run=_update(target), package=name)
+        return None
+
+
+# Each step writes a pending smx.toml edit (packages/pending.py) only when its work is done
+# (a removal: before it starts), so a kill -9 mid-way leaves smx.toml as it was.
+def _install(target: Target, *, frozen: LockedPackage | None = None,
+             commit: str | None = None) -> Callable[[SyncContext], None]:
+    def run(ctx: SyncContext) -> None:
+        PackageInstaller(ctx.env, ctx.reporter).install(target, frozen=frozen, commit=commit)
+        write_pending(ctx.options.extra)
+
+    return run
+
+
+def _update(target: Target) -> Callable[[SyncContext], None]:
+    def run(ctx: SyncContext) -> None:
+        installer = PackageInstaller(ctx.env, ctx.reporter)
+        locked = ctx.env.lock.packages.get(target.name)
+        if locked is None or not is_installed(ctx.env.layout, locked):
+            installer.install(target)
+        else:
+            installer.update(target, locked)
+        write_pending(ctx.options.extra)
+
+    return run
+
+
+def _remove(name: str) -> Callable[[SyncContext], None]:
+    def run(ctx: SyncContext) -> None:
+        write_pending(ctx.options.extra)
+        PackageInstaller(ctx.env, ctx.reporter).remove(name)
+
+    return run
+
+
+def _clean_trash(name: str) -> Callable[[SyncContext], None]:
+    def run(ctx: SyncContext) -> None:
+        from smx.packages.installer import _rmtree
+
+        _rmtree(trash_dir(ctx.env.layout, name))
+
+    return run
+
+
+def _removal_leftovers(ctx: SyncContext) -> set[str]:
+    """``Data/Packages/.NAME.removing`` folders a killed removal left behind (one listing of
+    Data/Packages: cheap)."""
+    folder = ctx.env.layout.packages
+    if not folder.is_dir():
+        return set()
+    return {p.name[1:-len(".removing")] for p in folder.iterdir()
+            if p.name.startswith(".") and p.name.endswith(".removing")}

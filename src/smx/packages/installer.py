@@ -1,0 +1,575 @@
+"""Install, update and remove a web UI package: the steps, in order, all-or-nothing.
+
+install: clone -> checkout the exact commit -> venv (Python from the catalog's range) -> torch
+(from the backend's index) -> requirements -> what the UI's own first run would fetch (A1111's
+repositories/, CLIP/open_clip from git) -> the UI's own install step (``launch.py --exit``) ->
+smoke check (the UI imports everything it needs) -> record in smx.lock.
+
+Nothing half-done counts as installed: a package is installed when smx.lock says so and the
+checkout is at the locked commit, and the lock entry is written only after every step passed.
+A marker in ``Data/.smx/packages/`` says "work in progress" so a run killed with -9 is finished
+by the next one, which reuses the clone, the venv and pip's cache. Every subprocess writes to a
+log in ``Data/Logs/``; a failure names the step, the telling line, and the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smx.catalog.packages import CatalogPackage, get_package
+from smx.environment.env import Env
+from smx.environment.layout import EnvLayout
+from smx.environment.lock import LockedPackage
+from smx.environment.manifest import PackageSpec
+from smx.errors import DiskSpaceError, InstallError, SubprocessFailed
+from smx.packages import git
+from smx.packages.pins import github_archive, read_env_defaults
+from smx.packages.runner import StepLog, child_env, run_logged, show_path
+from smx.packages.torch import TorchPlan, plan_torch
+from smx.packages.venv import (
+    Installer,
+    Venv,
+    choose_installer,
+    create_venv,
+    installed_distributions,
+)
+from smx.redact import redact
+from smx.reporter import NullReporter, Reporter
+
+TORCH_REQUIREMENTS_ENV = "SMX_TORCH_REQUIREMENTS"  # like A1111's TORCH_COMMAND: override pins
+_GB = 1000**3
+
+
+# --- what to install --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """One ``[packages.NAME]`` entry, resolved against the catalog."""
+
+    name: str
+    spec: PackageSpec
+    catalog: CatalogPackage
+    git_url: str
+    ref: str
+
+    @classmethod
+    def of(cls, spec: PackageSpec) -> Target:
+        catalog = get_package(spec.source)
+        return cls(name=spec.name, spec=spec, catalog=catalog,
+                   git_url=spec.git or catalog.git, ref=spec.ref or catalog.default_ref)
+
+
+def package_dir(layout: EnvLayout, name: str) -> Path:
+    return layout.package_dir(name)
+
+
+def trash_dir(layout: EnvLayout, name: str) -> Path:
+    """Where a package folder is renamed to before it is deleted."""
+    return layout.packages / f".{name}.removing"
+
+
+def archive_clone_dir(layout: EnvLayout, git_url: str, commit: str) -> Path:
+    """Where smx keeps its git clone of a pip package the UI would download as an archive
+    (shared by every package of the env: A1111 and Forge pin the same CLIP)."""
+    repo = git_url.rstrip("/").removesuffix(".git").rsplit("/", 1)[-1]
+    return layout.cache / "git" / f"{repo}-{commit[:12]}"
+
+
+def package_env(layout: EnvLayout, name: str, catalog: CatalogPackage) -> dict[str, str]:
+    """Environment variables the package needs to start without fetching anything itself:
+    the replacement URLs of the repositories it clones, smx's local clones of the archives it
+    pip-installs, and the known fixes' variables. The launcher sets the same."""
+    env: dict[str, str] = {}
+    for repo in catalog.extra_repos:
+        env[repo.url_env] = repo.url
+    pins = _pins(layout.package_dir(name), catalog)
+    for archive in catalog.pip_archives:
+        git_url, commit = _archive_source(archive, pins)
+        clone = archive_clone_dir(layout, git_url, commit)
+        if clone.is_dir():
+            env[archive.url_env] = str(clone)
+    for fix in catalog.known_fixes:
+        env.update(dict(fix.env))
+    return env
+
+
+def requirements_sha256(checkout: Path, catalog: CatalogPackage) -> str:
+    """Of the requirement files and the catalog's fixes: unchanged = no pip run on update."""
+    digest = hashlib.sha256()
+    for rel in catalog.requirements:
+        digest.update(rel.encode() + b"\0")
+        with contextlib.suppress(OSError):
+            digest.update((checkout / rel).read_bytes())
+        digest.update(b"\0")
+    digest.update(repr(catalog.known_fixes).encode())
+    return digest.hexdigest()
+
+
+# --- the in-progress marker -------------------------------------------------------------------
+@dataclass
+class Marker:
+    """``Data/.smx/packages/NAME.pending``: present while smx works on a package."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, layout: EnvLayout, name: str) -> Marker:
+        return cls(layout.state / "packages" / f"{name}.pending")
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def write(self, data: dict[str, Any]) -> None:
+        from smx.fsutil import atomic_write_text
+
+        atomic_write_text(self.path, json.dumps(data, indent=1))
+
+    def read(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return {}
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def is_installed(layout: EnvLayout, locked: LockedPackage | None) -> bool:
+    """Cheap (no subprocess): the lock entry exists, the checkout is at its commit, the venv
+    is there and no work is pending."""
+    if locked is None:
+        return False
+    pkg = layout.package_dir(locked.name)
+    return (git.head_commit(pkg) == locked.commit
+            and Venv(layout.venv_dir(locked.name)).exists()
+            and not Marker.of(layout, locked.name).exists())
+
+
+# --- the installer ----------------------------------------------------------------------------
+@dataclass
+class PackageInstaller:
+    env: Env
+    reporter: Reporter = field(default_factory=NullReporter)
+    installer: Installer | None = None
+
+    def __post_init__(self) -> None:
+        if self.installer is None:
+            self.installer = choose_installer()
+
+    @property
+    def layout(self) -> EnvLayout:
+        return self.env.layout
+
+    # -- install ---------------------------------------------------------------------------
+    def install(self, target: Target, *, frozen: LockedPackage | None = None,
+                commit: str | None = None) -> LockedPackage:
+        """Install ``target`` (or finish an interrupted install). ``frozen``: exactly that lock
+        entry (commit, Python minor, ``--no-deps`` of its freeze list). ``commit``: this commit
+        instead of resolving the ref (repairing a locked package)."""
+        layout, name = self.layout, target.name
+        pkg_dir = layout.package_dir(name)
+        previous = self.env.lock.packages.get(name)
+        self._check_disk(target, pkg_dir)
+        marker = Marker.of(layout, name)
+        marker.write({"action": "install", "ref": target.ref})
+        self._restore_snapshot(name)
+        log = StepLog.create(layout.logs, name, "install")
+        try:
+            wanted = frozen.commit if frozen else (commit or target.ref)
+            head = self._checkout(target, wanted, force=True)
+            venv = self._venv(target, log, frozen.python if frozen else None)
+            torch = self._torch_plan(target)
+            if frozen:
+                self._install_frozen(target, venv, frozen, torch, log)
+            else:
+                self._install_torch(target, venv, torch, log)
+                self._install_requirements(target, venv, log)
+            self._finish(target, venv, log)
+            locked = self._record(target, head, venv, torch, previous)
+        except BaseException as exc:
+            log.note(f"\nFAILED: {type(exc).__name__}: {exc}")
+            raise
+        marker.clear()
+        return locked
+
+    # -- update ----------------------------------------------------------------------------
+    def update(self, target: Target, locked: LockedPackage) -> LockedPackage:
+        """Move an installed package to what ``target.ref`` names now. Refuses when tracked
+        files were edited; re-runs requirements only when they changed; on any failure puts
+        the previous commit and venv back."""
+        layout, name = self.layout, target.name
+        pkg_dir = layout.package_dir(name)
+        if git.is_dirty(pkg_dir):
+            files = git.changed_files(pkg_dir)
+            raise InstallError(
+                f"{name} has local edits in {show_path(pkg_dir)} "
+                f"({', '.join(files)}{', …' if len(files) >= 10 else ''}); not updating",
+                hint=f"keep them with `git -C {show_path(pkg_dir)} stash` (or commit them), or "
+                     f"drop them with `git -C {show_path(pkg_dir)} checkout -- .`; then run "
+                     f"`smx update {name}` again", code="package.dirty")
+        venv = Venv(layout.venv_dir(name))
+        marker = Marker.of(layout, name)
+        marker.write({"action": "update", "from": locked.commit, "ref": target.ref})
+        self._restore_snapshot(name)
+        log = StepLog.create(layout.logs, name, "update")
+        snapshot: Path | None = None
+        try:
+            head = self._checkout(target, target.ref, force=False)
+            torch = self._torch_plan(target)
+            changed = (requirements_sha256(pkg_dir, target.catalog) != locked.requirements_sha256
+                       or locked.git != redact(target.git_url) or not venv.exists())
+            if changed:
+                snapshot = self._snapshot(venv, name)
+                if not venv.exists():
+                    venv = self._venv(target, log, None)
+                self._install_requirements(target, venv, log)
+            self._finish(target, venv, log)
+            new = self._record(target, head, venv, torch, locked)
+        except BaseException as exc:
+            log.note(f"\nFAILED: {type(exc).__name__}: {exc}; putting {locked.commit[:12]} back")
+            self._rollback(target, locked, snapshot)
+            raise
+        if snapshot is not None:
+            shutil.rmtree(snapshot, ignore_errors=True)
+        marker.clear()
+        return new
+
+    # -- remove ----------------------------------------------------------------------------
+    def remove(self, name: str) -> None:
+        """Delete the checkout and its venv (never Data/Models), and the lock entry. The folder
+        is first renamed aside, so an interrupted removal never leaves a half-deleted package
+        that looks installed."""
+        layout = self.layout
+        pkg_dir = layout.package_dir(name)
+        if pkg_dir.exists() or pkg_dir.is_symlink():
+            with self.reporter.task(f"{name}: remove {show_path(pkg_dir)}"):
+                if pkg_dir.is_symlink():
+                    pkg_dir.unlink()
+                else:
+                    trash = trash_dir(layout, name)
+                    if trash.exists():
+                        _rmtree(trash)
+                    os.replace(pkg_dir, trash)
+                    _rmtree(trash)
+        if trash_dir(layout, name).exists():
+            _rmtree(trash_dir(layout, name))
+        Marker.of(layout, name).clear()
+        self.env.lock.packages.pop(name, None)
+
+    # -- steps -----------------------------------------------------------------------------
+    def _check_disk(self, target: Target, pkg_dir: Path) -> None:
+        from smx.system.disk import existing_folder, human_bytes, probe_from_environment
+
+        need = int(target.catalog.disk_gb * _GB)
+        if Venv(pkg_dir / "venv").exists():
+            need //= 4  # finishing or repairing: the big downloads are mostly done
+        where = existing_folder(pkg_dir)
+        free = probe_from_environment()(where)
+        if free < need:
+            raise DiskSpaceError(
+                f"not enough disk space for {target.name}: {human_bytes(free)} free on "
+                f"{where}, {target.catalog.title} needs about {human_bytes(need)}",
+                hint="free some space (or move the environment to a bigger disk) and run the "
+                     "same command again")
+
+    def _checkout(self, target: Target, ref: str, *, force: bool) -> str:
+        pkg_dir = self.layout.package_dir(target.name)
+        with self.reporter.task(f"{target.name}: clone {_short_url(target.git_url)} @ {ref}"):
+            return git.checkout(pkg_dir, target.git_url, ref, reporter=self.reporter,
+                                label=target.name, force=force)
+
+    def _venv(self, target: Target, log: StepLog, locked_python: str | None) -> Venv:
+        venv = Venv(self.layout.venv_dir(target.name))
+        interpreter = choose_interpreter(target, locked_python)
+        wanted = ".".join(str(interpreter.version).split(".")[:2])
+        have = venv.python_version()
+        if have is not None and ".".join(have.split(".")[:2]) == wanted and venv.works():
+            return venv
+        with self.reporter.task(f"{target.name}: venv (Python {interpreter.version})"):
+            return create_venv(venv.path, interpreter.path, log=log)
+
+    def _torch_plan(self, target: Target) -> TorchPlan:
+        manifest = self.env.manifest
+        plan = plan_torch(target.catalog, target.spec.backend or manifest.torch.backend,
+                          manifest.torch.index)
+        override = os.environ.get(TORCH_REQUIREMENTS_ENV, "").split()
+        if override:
+            plan = TorchPlan(plan.backend, plan.backend_key, tuple(override), plan.index_url,
+                             f"{plan.reason}; {TORCH_REQUIREMENTS_ENV} overrides the versions",
+                             plan.warning)
+        if plan.warning:
+            self.reporter.warn(f"{target.name}: {plan.warning}")
+        return plan
+
+    def _constraint_args(self, target: Target) -> list[str]:
+        lines = [c for fix in target.catalog.known_fixes for c in fix.constraints]
+        if not lines:
+            return []
+        path = self.layout.state / "packages" / f"{target.name}.constraints.txt"
+        from smx.fsutil import atomic_write_text
+
+        atomic_write_text(path, "# smx: the catalog's known fixes for this package\n"
+                          + "\n".join(lines) + "\n")
+        return ["-c", str(path)]
+
+    def _pip(self, target: Target, venv: Venv, args: list[str], log: StepLog, what: str,
+             label: str) -> None:
+        assert self.installer is not None
+        with self.reporter.task(f"{target.name}: {label}") as task:
+            self.installer.install(venv, [*args, *self._constraint_args(target)], log=log,
+                                   what=what, cwd=self.layout.package_dir(target.name),
+                                   task=task)
+
+    def _install_torch(self, target: Target, venv: Venv, torch: TorchPlan, log: StepLog) -> None:
+        index = f" from {redact(torch.index_url)}" if torch.index_url else ""
+        self._pip(target, venv, torch.pip_args(), log,
+                  f"installing torch for {target.name}{index}",
+                  f"torch ({torch.backend}: {' '.join(torch.requirements)})")
+
+    def _install_requirements(self, target: Target, venv: Venv, log: StepLog) -> None:
+        pkg_dir = self.layout.package_dir(target.name)
+        args: list[str] = []
+        for rel in target.catalog.requirements:
+            if not (pkg_dir / rel).is_file():
+                raise InstallError(f"{target.name}: {rel} is missing in {show_path(pkg_dir)}",
+                                   hint="is the ref right? `smx install --ref` takes a tag, "
+                                        "branch or commit of this web UI")
+            args += ["-r", rel]
+        extra = [r for fix in target.catalog.known_fixes for r in fix.extra_requirements]
+        self._pip(target, venv, [*args, *extra], log,
+                  f"installing the requirements of {target.name}",
+                  f"requirements ({', '.join(target.catalog.requirements)})")
+
+    def _install_frozen(self, target: Target, venv: Venv, frozen: LockedPackage,
+                        torch: TorchPlan, log: StepLog) -> None:
+        if not frozen.freeze:
+            raise InstallError(f"smx.lock has no package list for {target.name}",
+                               hint="run `smx sync` without --frozen to resolve it")
+        path = self.layout.state / "packages" / f"{target.name}.frozen.txt"
+        from smx.fsutil import atomic_write_text
+
+        atomic_write_text(path, "\n".join(frozen.freeze) + "\n")
+        args = ["--no-deps", "-r", str(path)]
+        if torch.index_url:
+            args += ["--extra-index-url", torch.index_url]
+        self._pip(target, venv, args, log,
+                  f"installing the locked packages of {target.name}",
+                  f"locked packages ({len(frozen.freeze)}, --no-deps)")
+
+    def _finish(self, target: Target, venv: Venv, log: StepLog) -> None:
+        """What the UI's own first run would fetch, then its install step, then the check."""
+        self._extra_repos(target)
+        self._pip_archives(target, venv, log)
+        env = child_env(package_env(self.layout, target.name, target.catalog), venv=venv.path)
+        pkg_dir = self.layout.package_dir(target.name)
+        if target.catalog.install_step:
+            with self.reporter.task(f"{target.name}: its own install step "
+                                    f"({' '.join(target.catalog.install_step[:2])})") as task:
+                run_logged([venv.python, *target.catalog.install_step], log=log, cwd=pkg_dir,
+                           env=env, task=task,
+                           what=f"{target.name}'s own install step "
+                                f"({' '.join(target.catalog.install_step)})")
+        if target.catalog.smoke_check:
+            with self.reporter.task(f"{target.name}: smoke check") as task:
+                try:
+                    run_logged([venv.python, *target.catalog.smoke_check], log=log, cwd=pkg_dir,
+                               env=env, task=task,
+                               what=f"the smoke check of {target.name} "
+                                    f"({' '.join(target.catalog.smoke_check)})")
+                except SubprocessFailed as exc:
+                    exc.hint = (f"{exc.hint}. A module the web UI imports is missing or broken; "
+                                f"if this is a known upstream problem, the catalog's "
+                                f"known_fixes for {target.catalog.name} is where it gets fixed")
+                    raise
+
+    def _extra_repos(self, target: Target) -> None:
+        catalog = target.catalog
+        if not catalog.extra_repos:
+            return
+        pkg_dir = self.layout.package_dir(target.name)
+        pins = _pins(pkg_dir, catalog)
+        for repo in catalog.extra_repos:
+            commit = pins.get(repo.commit_env) if catalog.pins_file else repo.commit
+            if catalog.pins_file and repo.commit_env not in pins:
+                continue  # this version of the UI does not clone it
+            if not commit:
+                commit = repo.commit
+            if not commit:
+                continue
+            dest = pkg_dir / "repositories" / repo.folder
+            if git.head_commit(dest) == commit:
+                continue
+            with self.reporter.task(f"{target.name}: repositories/{repo.folder} @ {commit[:12]}"):
+                git.checkout(dest, repo.url, commit, reporter=self.reporter,
+                             label=repo.folder, force=True)
+
+    def _pip_archives(self, target: Target, venv: Venv, log: StepLog) -> None:
+        catalog = target.catalog
+        if not catalog.pip_archives:
+            return
+        pins = _pins(self.layout.package_dir(target.name), catalog)
+        for archive in catalog.pip_archives:
+            if _venv_has_module(venv, archive.module):
+                continue
+            git_url, commit = _archive_source(archive, pins)
+            clone = archive_clone_dir(self.layout, git_url, commit)
+            with self.reporter.task(f"{target.name}: {archive.module} from git @ {commit[:12]}"):
+                git.checkout(clone, git_url, commit, reporter=self.reporter,
+                             label=archive.module, force=True)
+            if archive.build_requirements:
+                self._pip(target, venv, list(archive.build_requirements), log,
+                          f"installing what {archive.module} builds with",
+                          f"{archive.module}: build requirements")
+            self._pip(target, venv, ["--no-build-isolation", str(clone)], log,
+                      f"installing {archive.module} for {target.name} from {show_path(clone)}",
+                      f"{archive.module} (from its git clone)")
+
+    def _record(self, target: Target, commit: str, venv: Venv, torch: TorchPlan,
+                previous: LockedPackage | None) -> LockedPackage:
+        with self.reporter.task(f"{target.name}: record in smx.lock"):
+            freeze = installed_distributions(venv)
+        locked = LockedPackage(
+            name=target.name, source=target.spec.source, git=redact(target.git_url),
+            commit=commit, ref=target.ref, python=venv.python_version(), backend=torch.backend,
+            torch=list(torch.requirements),
+            requirements_sha256=requirements_sha256(self.layout.package_dir(target.name),
+                                                    target.catalog),
+            freeze=freeze, extensions=dict(previous.extensions) if previous else {})
+        self.env.lock.packages[target.name] = locked
+        return locked
+
+    # -- update safety net -----------------------------------------------------------------
+    def _snapshot(self, venv: Venv, name: str) -> Path | None:
+        """A hard-link copy of the venv (instant, no extra space): pip and uv replace files
+        rather than rewrite them, so the copy keeps the old contents."""
+        if not venv.exists():
+            return None
+        final = venv.path.parent / "venv.smx-prev"
+        partial = venv.path.parent / "venv.smx-prev.partial"
+        for stale in (final, partial):
+            if stale.exists():
+                _rmtree(stale)
+        with self.reporter.task(f"{name}: keep the current venv for a rollback"):
+            shutil.copytree(venv.path, partial, symlinks=True, copy_function=_link_or_copy)
+            os.replace(partial, final)
+        return final
+
+    def _restore_snapshot(self, name: str) -> None:
+        """After a kill -9 in an update: the venv may be half-changed; the snapshot is whole."""
+        pkg_dir = self.layout.package_dir(name)
+        partial = pkg_dir / "venv.smx-prev.partial"
+        if partial.exists():
+            _rmtree(partial)
+        snapshot = pkg_dir / "venv.smx-prev"
+        if snapshot.is_dir():
+            venv = self.layout.venv_dir(name)
+            if venv.exists():
+                _rmtree(venv)
+            os.replace(snapshot, venv)
+
+    def _rollback(self, target: Target, locked: LockedPackage, snapshot: Path | None) -> None:
+        pkg_dir = self.layout.package_dir(target.name)
+        with contextlib.suppress(Exception):
+            git.checkout(pkg_dir, locked.git if "***" not in locked.git else target.git_url,
+                         locked.commit, force=True)
+        if snapshot is not None and snapshot.is_dir():
+            venv = self.layout.venv_dir(target.name)
+            if venv.exists():
+                _rmtree(venv)
+            os.replace(snapshot, venv)
+        if git.head_commit(pkg_dir) == locked.commit:
+            Marker.of(self.layout, target.name).clear()
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def choose_interpreter(target: Target, locked_python: str | None = None) -> Any:
+    """The base Python for the package venv: ``--python`` (a version like 3.10, or a path),
+    else the lock's minor version (frozen), else the catalog's preferred version within its
+    range. Says which versions it found and how to get one when none fits."""
+    from smx.system.pythons import Interpreter, find_interpreters, pick
+
+    catalog = target.catalog
+    requested = target.spec.python
+    if requested and (os.sep in requested or "/" in requested):
+        path = Path(requested).expanduser()
+        if not path.exists():
+            raise InstallError(f"--python {requested}: no such file",
+                               hint="give a version (3.10) or the path of a python executable")
+        from packaging.version import Version
+
+        from smx.packages.venv import interpreter_version
+
+        return Interpreter(path=path, version=Version(interpreter_version(path)), source="given")
+    found = find_interpreters()
+    if requested:
+        spec, preferred, why = f"=={requested}.*" if requested.count(".") == 1 else \
+            f"=={requested}", None, f"Python {requested} (--python)"
+    elif locked_python:
+        minor = ".".join(locked_python.split(".")[:2])
+        spec, preferred, why = f"=={minor}.*", None, f"Python {minor} (smx.lock)"
+    else:
+        spec, preferred = catalog.python, catalog.preferred_python
+        why = f"Python {catalog.python} (preferably {catalog.preferred_python})"
+    chosen = pick(found, spec, preferred)
+    if chosen is None:
+        have = ", ".join(sorted({str(i.version) for i in found})) or "none"
+        want = requested or (locked_python and ".".join(locked_python.split(".")[:2])) or \
+            catalog.preferred_python
+        raise InstallError(
+            f"{target.name} needs {why}; found: {have}",
+            hint=f"install Python {want} (e.g. `uv python install {want}` or `pyenv install "
+                 f"{want}`), or point at one with --python /path/to/python{want}",
+            code="python.not_found")
+    return chosen  # an explicit --python outside the range is the user's call
+
+
+def _pins(pkg_dir: Path, catalog: CatalogPackage) -> dict[str, str]:
+    return read_env_defaults(pkg_dir / catalog.pins_file) if catalog.pins_file else {}
+
+
+def _archive_source(archive: Any, pins: dict[str, str]) -> tuple[str, str]:
+    parsed = github_archive(pins.get(archive.url_env, ""))
+    return parsed if parsed else (archive.git, archive.commit)
+
+
+def _venv_has_module(venv: Venv, module: str) -> bool:
+    code = ("import importlib.util, sys; "
+            f"sys.exit(0 if importlib.util.find_spec({module!r}) else 1)")
+    try:
+        return subprocess.run([str(venv.python), "-c", code], cwd=venv.path,
+                              capture_output=True, env=child_env(venv=venv.path),
+                              timeout=120).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _rmtree(path: Path) -> None:
+    def onerror(func: Any, target: str, _exc: Any) -> None:  # read-only files (git objects)
+        with contextlib.suppress(OSError):
+            os.chmod(target, 0o700)
+            func(target)
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=onerror)
+    else:  # pragma: no cover - 3.10/3.11
+        shutil.rmtree(path, onerror=onerror)
+
+
+def _short_url(url: str) -> str:
+    text = redact(url).removesuffix(".git")
+    return text.split("github.com/", 1)[1] if "github.com/" in text else text
