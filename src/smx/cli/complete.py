@@ -93,14 +93,11 @@ def complete_package(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
 
 
 def complete_catalog_package(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
-    """Web UIs smx knows how to install (install), plus the env's own package names."""
+    """Web UIs smx knows how to install (`smx install <Tab>`)."""
     try:
         from smx.catalog.packages import PACKAGES
 
-        items = [(name, pkg.title) for name, pkg in PACKAGES.items()]
-        known = {name for name, _ in items}
-        items += [item for item in env_packages(ctx) if item[0] not in known]
-        return _matching(items, incomplete)
+        return _matching([(name, pkg.title) for name, pkg in PACKAGES.items()], incomplete)
     except Exception:
         return []
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from smx.cli.complete import complete_catalog_package, complete_package
+
 if TYPE_CHECKING:
     from smx.cli.output import Output
     from smx.environment.env import Env
@@ -20,7 +22,8 @@ _BACKENDS = ("auto", "cuda", "rocm", "cpu", "mps")
 
 def install(
     ctx: typer.Context,
-    package: str = typer.Argument(..., help="Catalog name: a1111, forge, comfyui or fooocus."),
+    package: str = typer.Argument(..., help="Catalog name: a1111, forge, comfyui or fooocus.",
+                                  autocompletion=complete_catalog_package),
     name: str | None = typer.Option(None, "--name", help="Install under this name (folder and "
                                     "smx.toml key), e.g. a second copy: --name a1111-dev."),
     ref: str | None = typer.Option(None, "--ref", help="Tag, branch or commit SHA (default: the "
@@ -88,7 +91,8 @@ def install(
 
 def update(
     ctx: typer.Context,
-    package: str | None = typer.Argument(None, help="Package name in smx.toml (default: all)."),
+    package: str | None = typer.Argument(None, help="Package name in smx.toml (default: all).",
+                                         autocompletion=complete_package),
     ref: str | None = typer.Option(None, "--ref", help="Move to this tag, branch or commit."),
 ) -> None:
     """Update a web UI to what its ref names now (a branch's new head), or to --ref.
@@ -125,7 +129,8 @@ def update(
 
 def remove(
     ctx: typer.Context,
-    package: str = typer.Argument(..., help="Package name in smx.toml."),
+    package: str = typer.Argument(..., help="Package name in smx.toml.",
+                                  autocompletion=complete_package),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Remove a web UI: its checkout and venv, its smx.toml entry and its lock entry. Models
