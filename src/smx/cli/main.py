@@ -37,12 +37,28 @@ def _is_click_exception(exc: BaseException) -> bool:
     return isinstance(exc, _click.exceptions.ClickException)
 
 
-def _render(ctx: Any, exc: BaseException) -> int:
+def _render(ctx: Any, exc: BaseException, words: list[str]) -> int:
     from smx.cli.errors import render_error
     from smx.cli.state import state
 
-    sub = ctx.invoked_subcommand or ""
-    return render_error(state(ctx).out, exc, sub)
+    return render_error(state(ctx).out, exc, _command_path(ctx, words))
+
+
+def _command_path(ctx: Any, words: list[str]) -> str:
+    """"model list" for `smx model list …`: --json errors name the command as successes do."""
+    name = ctx.invoked_subcommand or ""
+    path = [name] if name else []
+    command = ctx.command.get_command(ctx, name) if name else None
+    rest = words[words.index(name) + 1:] if name in words else []
+    while command is not None and hasattr(command, "list_commands"):
+        subs = set(command.list_commands(ctx))
+        following = next((w for w in rest if w in subs), None)
+        if following is None:
+            break
+        path.append(following)
+        rest = rest[rest.index(following) + 1:]
+        command = command.get_command(ctx, following)
+    return " ".join(path)
 
 
 app = typer.Typer(
