@@ -19,6 +19,7 @@ class SmxGroup(TyperGroup):
     """Renders SmxError (and Ctrl-C) once, for every command, with the right exit code."""
 
     def invoke(self, ctx: Any) -> Any:
+        words = [*ctx._protected_args, *ctx.args]  # consumed by invoke; kept to name the command
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):
@@ -26,9 +27,9 @@ class SmxGroup(TyperGroup):
         except Exception as exc:  # noqa: BLE001 - the single place errors become exit codes
             if _is_click_exception(exc):
                 raise
-            raise typer.Exit(_render(ctx, exc)) from None
+            raise typer.Exit(_render(ctx, exc, words)) from None
         except KeyboardInterrupt as exc:
-            raise typer.Exit(_render(ctx, exc)) from None
+            raise typer.Exit(_render(ctx, exc, words)) from None
 
 
 def _is_click_exception(exc: BaseException) -> bool:
