@@ -109,6 +109,9 @@ class CatalogPackage:
     auth_hint: str | None = None
     # the flag that re-opens extension installs from the UI when it is shared (A1111 family)
     extension_access_flag: str | None = None
+    # the flag that turns off the UI's own pickle check, added only with [launch]
+    # unsafe-pickle-ok = true (SDXL AnimateDiff motion modules are .ckpt pickles)
+    unsafe_pickle_flag: str | None = None
     cpu_flags: tuple[str, ...] = ()  # needed to start at all without a GPU
     vram_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # advice level -> flags
     extra_repos: tuple[ExtraRepo, ...] = ()
@@ -201,6 +204,7 @@ PACKAGES: dict[str, CatalogPackage] = {
         finds_free_port=True,  # cmd_args.py --port: "defaults to 7860 if available"
         auth_hint=_GRADIO_AUTH,
         extension_access_flag=_A1111_EXTENSION_ACCESS,
+        unsafe_pickle_flag="--disable-safe-unpickle",  # cmd_args.py
         cpu_flags=("--skip-torch-cuda-test", "--no-half", "--use-cpu", "all"),
         vram_flags={"medvram-sdxl": ("--medvram-sdxl",), "lowvram": ("--lowvram",)},
         # modules/launch_utils.py prepare_environment (v1.10.1): five git_clone()s into
@@ -261,6 +265,7 @@ PACKAGES: dict[str, CatalogPackage] = {
         finds_free_port=True,
         auth_hint=_GRADIO_AUTH,
         extension_access_flag=_A1111_EXTENSION_ACCESS,  # same check in shared_cmd_options.py
+        unsafe_pickle_flag="--disable-safe-unpickle",  # Forge cmd_args.py
         cpu_flags=("--skip-torch-cuda-test", "--always-cpu"),
         vram_flags={"medvram-sdxl": ("--always-low-vram",), "lowvram": ("--always-no-vram",)},
         extra_repos=(

@@ -20,19 +20,20 @@ def _not_available(name: str) -> typer.Typer | None:
 
 
 def register(app: typer.Typer) -> None:
-    from smx.cli import doctor, env_cmds, export_cmd, sync_cmds
+    from smx.cli import doctor, env_cmds, export_cmd, launch, sync_cmds
 
     env_cmds.register(app)
     sync_cmds.register(app)
     export_cmd.register(app)
     doctor.register(app)
+    launch.register(app)
 
     from smx.cli import packages as package_cmds
 
     package_cmds.register(app)
 
     # Commands still to be built: hidden, and honest about it.
-    for name in ("launch", "lock", "status", "auth"):
+    for name in ("lock", "status", "auth"):
         app.command(name, hidden=True, context_settings={"allow_extra_args": True,
                                                          "ignore_unknown_options": True}
                     )(_not_available(name))

@@ -1,0 +1,5 @@
+"""Entry point of the ComfyUI shaped test package."""
+
+import testui
+
+testui.main()
