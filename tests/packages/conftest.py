@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pkgfakes import A1111, COMFYUI, Upstream, build_upstream
+from pkgfakes import A1111, COMFYUI, SLOW_SIGNAL_ENV, Upstream, build_upstream
 
 from helpers.wheels import build_wheel, inline_backend_project
 from smx.system.pythons import find_interpreters, pick
-
-SLOW_SIGNAL_ENV = "SMX_TEST_BUILD_SIGNAL"
 
 # A build that waits (for the kill -9 test): it tells the test it started, then sleeps until
 # its parent (pip) is gone or 60 s passed.
@@ -146,3 +145,26 @@ def fast_installer(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """uv for tests that are not about the installer (it is several times faster)."""
     monkeypatch.setenv("SMX_INSTALLER", "uv")
     yield
+
+
+# --- "did this spawn anything?" -------------------------------------------------------------
+_SPAWNED: list[list[str]] | None = None
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if _SPAWNED is not None and event in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
+        _SPAWNED.append([str(a) for a in args[:2]])
+
+
+sys.addaudithook(_audit)  # once per session; records only while a test asks it to
+
+
+@pytest.fixture
+def spawned() -> Iterator[list[list[str]]]:
+    """The processes started while the test runs (a no-op sync must start none)."""
+    global _SPAWNED
+    _SPAWNED = []
+    try:
+        yield _SPAWNED
+    finally:
+        _SPAWNED = None

@@ -13,13 +13,26 @@ They behave like the real ones where smx depends on it, and treat any download a
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from helpers.gitrepo import GitRepo, map_url
 from helpers.wheels import inline_backend_project
 from smx.catalog.packages import PACKAGES
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+SLOW_SIGNAL_ENV = "SMX_TEST_BUILD_SIGNAL"  # makes the smx-slow-build sdist wait (kill test)
 A1111 = PACKAGES["a1111"]
 COMFYUI = PACKAGES["comfyui"]
 # repositories/ the fake A1111 pins (k-diffusion's pin is commented out, so smx must skip it)
