@@ -142,13 +142,14 @@ def build_plan(env: Env, request: LaunchRequest, *, base_environ: Mapping[str, s
 
     cli = _cli_flags(pkg, request, warnings, notes)
     user_args = (*spec.args, *cli, *request.extra)
-    memory = _memory_flags(env, name, pkg, user_args, notes, gpus)
-    memory += _pickle_flags(manifest, pkg, user_args, warnings, notes)
+    catalog_flags = _memory_flags(env, name, pkg, user_args, notes, gpus)
+    catalog_flags += _pickle_flags(manifest, pkg, user_args, warnings, notes)
     ctx = WiringContext(layout=env.layout, name=name, package=pkg, checkout=checkout,
                         extensions=present_extensions(checkout, pkg), user_args=user_args)
     wiring = wire(ctx)
     notes += wiring.notes
-    argv = [str(python), *pkg.entry, *memory, *spec.args, *wiring.args, *cli, *request.extra]
+    argv = [str(python), *pkg.entry, *catalog_flags, *spec.args, *wiring.args, *cli,
+            *request.extra]
 
     defaults = {**_catalog_env(pkg), **wiring.env}
     environ = build_environ(os.environ if base_environ is None else base_environ, venv,

@@ -17,6 +17,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from smx.catalog.model_kinds import KINDS_BY_NAME
 from smx.environment.env import Env
 from smx.environment.lock import LockedModel, LockedPackage
 from smx.errors import InstallError, IntegrityError, NotFound, UsageError
@@ -103,7 +104,11 @@ def _python(env: Env, plan: LaunchPlan, locked: LockedPackage) -> Check:
     return Check("python", f"{_show(env, plan.python)} runs Python {version}")
 
 
-def model_file(env: Env, model: LockedModel) -> Path:
+def model_file(env: Env, model: LockedModel) -> Path | None:
+    """Where the store keeps a locked model (Data/Models/<Folder>/<file>); None for a kind
+    this smx does not know."""
+    if model.kind not in KINDS_BY_NAME:
+        return None
     return env.layout.model_folder(model.kind) / model.filename
 
 
@@ -115,6 +120,9 @@ def _models(env: Env) -> Check:
             missing.append(f"{name} (not downloaded yet)")
             continue
         path = model_file(env, locked)
+        if path is None:
+            missing.append(f"{name} (unknown kind {locked.kind!r} in smx.lock)")
+            continue
         try:
             size = path.stat().st_size
         except OSError:
