@@ -20,9 +20,18 @@ COMFYUI = PACKAGES["comfyui"]
 @pytest.fixture(scope="session")
 def torch_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel folder with a fake torch family: no real torch is ever installed here."""
+    from packaging.requirements import Requirement
+
     house = tmp_path_factory.mktemp("launch-wheels")
     for name in ("torch", "torchvision", "torchaudio"):
         build_wheel(house, name, "2.1.2", {f"{name}/__init__.py": "FAKE = True\n"})
+    # what the catalog's known fixes add to ComfyUI's own requirements
+    for fix in COMFYUI.known_fixes:
+        for line in fix.extra_requirements:
+            req = Requirement(line)
+            version = next(v for v in ("1.0", "50.0", "99.0") if req.specifier.contains(v))
+            module = req.name.replace("-", "_").lower()
+            build_wheel(house, req.name, version, {f"{module}/__init__.py": "FAKE = True\n"})
     return house
 
 
