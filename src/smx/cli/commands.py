@@ -32,12 +32,18 @@ def register(app: typer.Typer) -> None:
 
     package_cmds.register(app)
 
+    from smx.cli import auth as auth_cmds
+    from smx.cli import model as model_cmds
+
+    model_cmds.register(app)
+    auth_cmds.register(app)
+
     # Commands still to be built: hidden, and honest about it.
-    for name in ("lock", "status", "auth"):
+    for name in ("lock", "status"):
         app.command(name, hidden=True, context_settings={"allow_extra_args": True,
                                                          "ignore_unknown_options": True}
                     )(_not_available(name))
-    for group in ("ext", "model"):
+    for group in ("ext",):
         sub = typer.Typer(hidden=True)
         sub.callback(invoke_without_command=True,
                      context_settings={"allow_extra_args": True,

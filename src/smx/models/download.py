@@ -41,6 +41,7 @@ from typing import Any
 from smx.errors import ChecksumMismatch, DiskSpaceError, NetworkError, RemoteError, SmxError
 from smx.models.http import (
     RETRYABLE_ERRORS,
+    Hop,
     HttpClient,
     Response,
     network_error,
@@ -73,8 +74,8 @@ class DownloadSpec:
     connections: int | None = None  # None: DEFAULT_CONNECTIONS for large files
     # Turns a final non-2xx answer into the source's own error (Civitai 401, HF GatedRepo…).
     on_http_error: Callable[[Response, bytes], SmxError] | None = None
-    # Checks facts announced on a redirect hop (HF X-Linked-Size/Etag) before any byte moves.
-    check_hops: Callable[[Response], None] | None = None
+    # Checks facts announced on a redirect (HF X-Linked-Size/Etag) before it is followed.
+    check_hops: Callable[[Hop], None] | None = None
 
 
 @dataclass
@@ -195,15 +196,20 @@ class _File:
         self._seek_lock = threading.Lock()
 
     def pwrite(self, data: memoryview, offset: int) -> None:
-        while data:
-            if hasattr(os, "pwrite"):
-                n = os.pwrite(self.fd, data, offset)
-            else:  # pragma: no cover - Windows
-                with self._seek_lock:
-                    os.lseek(self.fd, offset, os.SEEK_SET)
-                    n = os.write(self.fd, data)
-            data = data[n:]
-            offset += n
+        """Write all of ``data`` at ``offset``; on failure ``exc.written`` says how much did."""
+        written = 0
+        while written < len(data):
+            try:
+                if hasattr(os, "pwrite"):
+                    n = os.pwrite(self.fd, data[written:], offset + written)
+                else:  # pragma: no cover - Windows
+                    with self._seek_lock:
+                        os.lseek(self.fd, offset + written, os.SEEK_SET)
+                        n = os.write(self.fd, data[written:])
+            except OSError as exc:
+                exc.written = written  # type: ignore[attr-defined]
+                raise
+            written += n
 
     def pread_into(self, buffer: memoryview, offset: int) -> int:
         if hasattr(os, "preadv"):
@@ -443,14 +449,9 @@ class Transfer:
         headers = {"Range": f"bytes={start}-{end - 1}"}
         if state.etag and state.extents.total() and not state.etag.startswith("W/"):
             headers["If-Range"] = state.etag
-        response = self._request(self.spec.url, headers, first=True)
+        response = self.client.request(self.spec.url, headers=headers, what=self.spec.label,
+                                       on_redirect=self.spec.check_hops)
         self.final_url = response.url
-        if self.spec.check_hops is not None:
-            try:
-                self.spec.check_hops(response)
-            except BaseException:
-                response.close()
-                raise
         name = content_disposition_name(response.header("Content-Disposition"))
         for hop in response.history:
             name = name or content_disposition_name(hop.headers.get("Content-Disposition"))
@@ -513,9 +514,9 @@ class Transfer:
                            hint="check the URL; run the command again later if the server is "
                                 "busy")
 
-    def _request(self, url: str, headers: dict[str, str], *, first: bool = False) -> Response:
+    def _request(self, url: str, headers: dict[str, str]) -> Response:
         response = self.client.request(url, headers=headers, what=self.spec.label)
-        if not first and response.status in (401, 403, 410) and url != self.spec.url:
+        if response.status in (401, 403, 410) and url != self.spec.url:
             # A signed CDN URL expired mid-download: ask the source for a fresh one.
             response.discard()
             self._refresh_url()
@@ -732,6 +733,7 @@ class Transfer:
                 file.pwrite(buf.mv[:n], pos)
             except OSError as exc:
                 buf.release()
+                state.extents.add(pos, pos + getattr(exc, "written", 0))  # keep what landed
                 if exc.errno in _DISK_FULL:
                     raise DiskSpaceError(
                         f"the disk filled up while downloading {self.spec.label} "

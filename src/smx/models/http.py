@@ -324,8 +324,11 @@ class HttpClient:
 
     # --- redirects, auth scoping ------------------------------------------------------------
     def open(self, url: str, *, method: str = "GET", headers: dict[str, str] | None = None,
-             follow_redirects: bool = True) -> Response:
-        """One request (following redirects), no retries. Raises OSError-family on failure."""
+             follow_redirects: bool = True,
+             on_redirect: Callable[[Hop], None] | None = None) -> Response:
+        """One request (following redirects), no retries. Raises OSError-family on failure.
+
+        ``on_redirect`` sees each redirect answer before it is followed (and may raise)."""
         history: list[Hop] = []
         first_origin = Origin.of(url)
         auth_allowed = True
@@ -345,8 +348,11 @@ class HttpClient:
             location = raw.getheader("Location")
             if not follow_redirects or raw.status not in REDIRECT_STATUSES or not location:
                 return response
-            history.append(Hop(raw.status, current, raw.headers))
+            hop = Hop(raw.status, current, raw.headers)
+            history.append(hop)
             response.discard()
+            if on_redirect is not None:
+                on_redirect(hop)
             current = urljoin(current, location)
             if raw.status == 303:
                 method = "GET"
@@ -354,7 +360,8 @@ class HttpClient:
                            hint="the server sends smx in a loop; try again later")
 
     def request(self, url: str, *, method: str = "GET", headers: dict[str, str] | None = None,
-                follow_redirects: bool = True, what: str | None = None) -> Response:
+                follow_redirects: bool = True, what: str | None = None,
+                on_redirect: Callable[[Hop], None] | None = None) -> Response:
         """``open`` with bounded retries on dropped connections, 5xx and 429.
 
         Returns the last response, whatever its status: the caller turns statuses into
@@ -364,7 +371,7 @@ class HttpClient:
         while True:
             try:
                 response = self.open(url, method=method, headers=headers,
-                                     follow_redirects=follow_redirects)
+                                     follow_redirects=follow_redirects, on_redirect=on_redirect)
             except RETRYABLE_ERRORS as exc:
                 failures += 1
                 if failures >= self.retry.attempts:

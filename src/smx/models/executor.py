@@ -1,0 +1,195 @@
+"""Sync for models: smx.toml ``[models]`` vs smx.lock + the store -> pull / remove steps.
+
+Planning reads only smx.toml, smx.lock and file sizes: a no-op plan makes no network request.
+A model is fetched when it is not in the lock, when its smx.toml entry no longer matches the
+lock, when its file is missing (or has the wrong size), or when ``--upgrade`` names it. A lock
+that still matches smx.toml is reused as is (its pinned version/revision/SHA-256, URL derived
+from the configured endpoint), so `smx sync` rebuilds exactly what was locked; ``--frozen``
+refuses anything else. Each step records the model in smx.lock only after the file is in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from smx.catalog.model_kinds import KINDS_BY_NAME, kind_for_folder
+from smx.environment.lock import LockedModel
+from smx.environment.manifest import ModelSpec
+from smx.errors import ChecksumMismatch, ConfigError, NotFound
+from smx.models import store
+from smx.models.refs import CivitaiRef, HfRef, LocalRef, UrlRef, parse_model_ref
+from smx.sync import Step, SyncContext
+
+# ctx.options.extra keys this executor reads and writes
+RESOLVED = "models.resolved"  # name -> ResolvedFile already resolved by the command
+OUTCOMES = "models.outcomes"  # name -> PullOutcome, for the command's report
+ALLOW_UNSAFE = "allow_unsafe"
+CONNECTIONS = "connections"
+
+
+@dataclass
+class PullOutcome:
+    name: str
+    action: str  # downloaded | present | linked | adopted | removed | kept
+    path: str | None  # relative to the env
+    kind: str | None = None
+    base_model: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    source: str | None = None
+    fetched: int = 0  # bytes fetched by this run
+    resumed_from: int = 0
+    linked_to: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class ModelExecutor:
+    def plan(self, ctx: SyncContext) -> list[Step]:
+        env, options = ctx.env, ctx.options
+        upgrade = options.upgrade
+        steps: list[Step] = []
+        for name, spec in env.manifest.models.items():
+            locked = env.lock.models.get(name)
+            wants_upgrade = upgrade is not None and (not upgrade or name in upgrade)
+            matches = locked is not None and satisfies(spec, locked)
+            fresh = options.extra.get(RESOLVED, {}).get(name)
+            if fresh is not None and locked is not None and fresh.source != locked.source:
+                wants_upgrade = True  # `model pull` found a newer file than the lock's
+            if options.frozen and not matches:
+                raise ConfigError(
+                    f"smx.toml model {name!r} " + ("is not in smx.lock" if locked is None
+                                                  else "no longer matches smx.lock"),
+                    hint="run `smx lock` (or `smx sync` without --frozen) to update smx.lock")
+            if matches and not wants_upgrade and store.present(env.layout, locked):
+                continue
+            if isinstance(parse_model_ref(spec.source), LocalRef):
+                steps.append(Step("model", name, "check", f"{spec.source} (on disk only)",
+                                  partial(check_local, name=name)))
+                continue
+            if locked is None:
+                detail = f"{spec.source} (new)"
+            elif not matches or wants_upgrade:
+                detail = f"{spec.source} (re-resolve; locked {locked.source})"
+            else:
+                detail = f"{locked.source} (missing from the store)"
+            steps.append(Step("model", name, "pull", detail, partial(pull_model, name=name)))
+        if options.prune:
+            for name, locked in env.lock.models.items():
+                if name not in env.manifest.models:
+                    steps.append(Step("model", name, "remove",
+                                      f"{locked.filename} (no longer in smx.toml)",
+                                      partial(remove_model, name=name)))
+        return steps
+
+
+# --- does the lock still say what smx.toml asks? ---------------------------------------------
+def satisfies(spec: ModelSpec, locked: LockedModel) -> bool:
+    if spec.kind is not None and spec.kind != locked.kind:
+        return False
+    if spec.sha256 is not None and spec.sha256 != locked.sha256:
+        return False
+    if spec.filename is not None and spec.filename != locked.filename:
+        return False
+    try:
+        ref = parse_model_ref(spec.source)
+    except Exception:  # a bad source is reported by the manifest check, not here
+        return False
+    if isinstance(ref, CivitaiRef):
+        ids = locked.civitai
+        if not ids:
+            return False
+        if ref.model_id is not None and ref.model_id != ids.get("model_id"):
+            return False
+        if ref.version_id is not None and ref.version_id != ids.get("version_id"):
+            return False
+        return spec.file is None or spec.file.lower() in (
+            locked.filename.lower(), str(ids.get("file_id")), str(ids.get("file", "")).lower())
+    if isinstance(ref, HfRef):
+        hf = locked.hf
+        if not hf or hf.get("repo") != ref.repo or hf.get("path") != ref.path:
+            return False
+        wanted = ref.revision
+        if wanted is None:
+            return not hf.get("ref")
+        return wanted in (hf.get("ref"), hf.get("revision"))
+    if isinstance(ref, UrlRef):
+        return locked.url == ref.url
+    if isinstance(ref, LocalRef):
+        return locked.source == str(ref)
+    return False
+
+
+# --- steps -----------------------------------------------------------------------------------
+def pull_model(ctx: SyncContext, *, name: str) -> None:
+    from smx.models.pulling import Puller
+
+    Puller(ctx, name).run()
+
+
+def remove_model(ctx: SyncContext, *, name: str) -> None:
+    env = ctx.env
+    locked = env.lock.models.get(name)
+    if locked is None:
+        return
+    outcomes = ctx.options.extra.setdefault(OUTCOMES, {})
+    path = store.locked_path(env.layout, locked)
+    rel = path.relative_to(env.root).as_posix() if path is not None else None
+    if locked.source.startswith("local:"):
+        # smx never downloaded it and cannot get it back: leave the user's file alone.
+        ctx.reporter.info(f"{name}: forgotten; its file {rel} was not downloaded by smx and "
+                          "is kept")
+        outcomes[name] = PullOutcome(name, "kept", rel)
+    else:
+        deleted = store.remove_stored(env, name)
+        if deleted is not None:
+            ctx.reporter.info(f"removed {name} ({rel})")
+            outcomes[name] = PullOutcome(name, "removed", rel)
+        else:
+            others = store.users_of(env.lock, env.layout, path, exclude=name) if path else []
+            why = f"still used by {', '.join(others)}" if others else "already gone"
+            ctx.reporter.info(f"{name}: dropped from smx.lock; file {rel} {why}")
+            outcomes[name] = PullOutcome(name, "kept", rel)
+    del env.lock.models[name]
+
+
+def check_local(ctx: SyncContext, *, name: str) -> None:
+    """A ``local:`` model: nothing to fetch; check the file and record its hash."""
+    env = ctx.env
+    spec = env.manifest.models[name]
+    ref = parse_model_ref(spec.source)
+    assert isinstance(ref, LocalRef)
+    folder_kind = kind_for_folder(ref.folder)
+    kind = spec.kind or (folder_kind.name if folder_kind else None)
+    if kind is None or kind not in KINDS_BY_NAME:
+        raise ConfigError(f"models.{name}: {ref.folder!r} is not a store folder smx knows",
+                          hint="add kind = \"...\" to the entry")
+    path = env.layout.models / ref.path
+    if not path.is_file():
+        raise NotFound(f"model {name} ({spec.source}) is not in the store: {path}",
+                       hint="local: models exist only on disk and cannot be downloaded; copy "
+                            "the file there, or remove the entry",
+                       code="model.local_missing")
+    locked = env.lock.models.get(name)
+    digest = store.hash_file(path, ctx.reporter, f"checking {name}")
+    expected = spec.sha256 or (locked.sha256 if locked is not None else None)
+    if expected and digest != expected:
+        raise ChecksumMismatch(f"{name}: {path} has sha256 {digest}, expected {expected}",
+                               hint="the file changed; put the right file back or update "
+                                    "sha256 in smx.toml")
+    env.lock.models[name] = LockedModel(name=name, source=str(ref), kind=kind,
+                                        filename=ref.filename, size=path.stat().st_size,
+                                        sha256=digest)
+    ctx.options.extra.setdefault(OUTCOMES, {})[name] = PullOutcome(
+        name, "present", (Path("Data/Models") / ref.path).as_posix(), kind=kind,
+        size=path.stat().st_size, sha256=digest, source=str(ref))
+
+
+def cache_key(source: str, sha256: str | None) -> str:
+    """The .part name: the SHA-256 when known (any source of the same bytes resumes it)."""
+    if sha256:
+        return sha256
+    return "url-" + hashlib.sha256(source.encode()).hexdigest()[:32]
+

@@ -1,0 +1,265 @@
+"""The one shared model store: ``Data/Models/<Folder>/<file>`` (Stability Matrix's folder names).
+
+Every web UI of the environment reads these folders (flags, extra_model_paths.yaml, links), so a
+model is stored once however many UIs use it. A file whose SHA-256 is already in the store under
+another name or kind is hard-linked, not downloaded again. Placement is an atomic rename from
+``Data/Cache/downloads`` (same filesystem), so a reader never sees half a model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from smx.catalog.model_kinds import KINDS_BY_NAME
+from smx.environment.env import Env
+from smx.environment.layout import EnvLayout
+from smx.environment.lock import Lock, LockedModel
+from smx.reporter import NullReporter, Reporter
+
+_FORBIDDEN = re.compile(r'[<>:"|?*]')
+_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
+MAX_NAME = 200
+
+
+def sanitize_filename(name: str | None, fallback: str) -> str:
+    """A file name safe to create inside a store folder: no separators, no ``..``, no control
+    characters, no leading dot (hidden files), nothing Windows refuses."""
+    text = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(ch for ch in text if ch.isprintable())
+    text = _FORBIDDEN.sub("_", text).strip().lstrip(".").rstrip(". ")
+    if not text:
+        text = fallback
+    if _WINDOWS_RESERVED.match(text):
+        text = f"_{text}"
+    if len(text) > MAX_NAME:
+        stem, dot, ext = text.rpartition(".")
+        ext = ext if dot and len(ext) <= 16 else ""
+        text = (stem if dot else text)[:MAX_NAME - len(ext) - 1] + (f".{ext}" if ext else "")
+    return text
+
+
+def model_path(layout: EnvLayout, kind: str, filename: str) -> Path:
+    return layout.model_folder(kind) / filename
+
+
+def locked_path(layout: EnvLayout, locked: LockedModel) -> Path | None:
+    if locked.kind not in KINDS_BY_NAME:
+        return None
+    return model_path(layout, locked.kind, locked.filename)
+
+
+def present(layout: EnvLayout, locked: LockedModel) -> bool:
+    """The cheap check a no-op sync relies on: the file is there with the locked size."""
+    path = locked_path(layout, locked)
+    try:
+        return path is not None and path.is_file() and path.stat().st_size == locked.size
+    except OSError:
+        return False
+
+
+def users_of(lock: Lock, layout: EnvLayout, path: Path, *, exclude: str | None = None
+             ) -> list[str]:
+    """Names of the lock's models stored at ``path``."""
+    return [name for name, locked in lock.models.items()
+            if name != exclude and locked_path(layout, locked) == path]
+
+
+def find_same_content(env: Env, sha256: str, *, exclude: str | None = None) -> Path | None:
+    """A file already in the store with this SHA-256 (per smx.lock, checked by size)."""
+    for name, locked in env.lock.models.items():
+        if name != exclude and locked.sha256 == sha256 and present(env.layout, locked):
+            return locked_path(env.layout, locked)
+    return None
+
+
+def place(part: Path, target: Path) -> None:
+    """Move a verified download into the store atomically (copy+rename across filesystems)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(part, target)
+    except OSError as exc:
+        if exc.errno != 18:  # EXDEV: Data/Models on another disk than Data/Cache
+            raise
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as out, part.open("rb") as src:
+                shutil.copyfileobj(src, out, 8 * 1024 * 1024)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        part.unlink()
+    _fsync_dir(target.parent)
+
+
+def link_same(existing: Path, target: Path) -> str:
+    """Make ``target`` the same stored file as ``existing``: a hard link when the filesystem
+    has them, else a relative symlink, else (last resort) a copy. Returns which."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.link")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(existing, tmp)
+        how = "hard link"
+    except OSError:
+        try:
+            os.symlink(os.path.relpath(existing, target.parent), tmp)
+            how = "symlink"
+        except OSError:
+            shutil.copy2(existing, tmp)
+            how = "copy"
+    os.replace(tmp, target)
+    return how
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def hash_file(path: Path, reporter: Reporter | None = None, label: str | None = None) -> str:
+    """SHA-256 of a stored file, with a byte progress line for big ones."""
+    reporter = reporter or NullReporter()
+    sha = hashlib.sha256()
+    buffer = memoryview(bytearray(4 * 1024 * 1024))
+    size = path.stat().st_size
+    with reporter.task(label or f"checking {path.name}", total=size, unit="bytes") as task, \
+            path.open("rb", buffering=0) as handle:
+        while n := handle.readinto(buffer):
+            sha.update(buffer[:n])
+            task.advance(n)
+    return sha.hexdigest()
+
+
+def remove_stored(env: Env, name: str) -> Path | None:
+    """Delete ``name``'s file unless another model entry still uses that path. Returns the
+    path deleted, or None when it was kept (shared) or already gone."""
+    locked = env.lock.models.get(name)
+    if locked is None:
+        return None
+    path = locked_path(env.layout, locked)
+    if path is None or users_of(env.lock, env.layout, path, exclude=name):
+        return None
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return None
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@dataclass
+class ModelRow:
+    name: str
+    kind: str | None
+    base_model: str | None
+    size: int | None
+    source: str
+    sha256: str | None
+    path: str | None  # relative to the env
+    status: str  # ok | missing | not synced | wrong size
+    used_by: list[str]
+
+
+def packages_using(env: Env, kind: str | None) -> list[str]:
+    """The environment's web UIs that see ``kind``'s store folder (flag, config key, link)."""
+    if kind is None:
+        return []
+    from smx.catalog.packages import PACKAGES
+
+    names = []
+    for pname, spec in env.manifest.packages.items():
+        pkg = PACKAGES.get(spec.source)
+        if pkg is None:
+            continue
+        if kind in pkg.model_flags or kind in pkg.model_config_keys:
+            names.append(pname)
+        elif kind in ("motion-module", "motion-lora") and any(
+                "animatediff" in (e.name + (e.git or "")).lower()
+                for e in spec.extensions.values()):
+            names.append(pname)  # AnimateDiff extension folder, linked to the store
+    return names
+
+
+def list_models(env: Env) -> list[ModelRow]:
+    rows = []
+    names = list(env.manifest.models) + [n for n in env.lock.models
+                                         if n not in env.manifest.models]
+    for name in names:
+        spec = env.manifest.models.get(name)
+        locked = env.lock.models.get(name)
+        if locked is None:
+            assert spec is not None
+            rows.append(ModelRow(name, spec.kind, None, None, spec.source, None, None,
+                                 "not synced", packages_using(env, spec.kind)))
+            continue
+        path = locked_path(env.layout, locked)
+        status = "ok"
+        if spec is None:
+            status = "not in smx.toml"
+        elif path is None or not path.is_file():
+            status = "missing"
+        elif path.stat().st_size != locked.size:
+            status = "wrong size"
+        rel = env.layout.relative(path) if path is not None and path.exists() else (
+            path.relative_to(env.root).as_posix() if path is not None else None)
+        rows.append(ModelRow(name, locked.kind, locked.base_model, locked.size,
+                             spec.source if spec else locked.source, locked.sha256, rel,
+                             status, packages_using(env, locked.kind)))
+    return rows
+
+
+@dataclass
+class VerifyRow:
+    name: str
+    path: str | None
+    status: str  # ok | missing | corrupt
+    detail: str = ""
+
+
+def verify(env: Env, names: list[str] | None = None, reporter: Reporter | None = None
+           ) -> list[VerifyRow]:
+    """Re-hash stored files against smx.lock."""
+    rows = []
+    for name, locked in sorted(env.lock.models.items()):
+        if names and name not in names:
+            continue
+        path = locked_path(env.layout, locked)
+        rel = path.relative_to(env.root).as_posix() if path is not None else None
+        if path is None or not path.is_file():
+            rows.append(VerifyRow(name, rel, "missing", "the file is not in the store"))
+            continue
+        size = path.stat().st_size
+        if size != locked.size:
+            rows.append(VerifyRow(name, rel, "corrupt",
+                                  f"size {size} bytes, smx.lock says {locked.size}"))
+            continue
+        digest = hash_file(path, reporter, f"verifying {name}")
+        if digest != locked.sha256:
+            rows.append(VerifyRow(name, rel, "corrupt",
+                                  f"sha256 {digest}, smx.lock says {locked.sha256}"))
+        else:
+            rows.append(VerifyRow(name, rel, "ok"))
+    return rows

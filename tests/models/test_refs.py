@@ -1,0 +1,56 @@
+"""Model references as users type them: every accepted form, and one clear line otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from smx.errors import UsageError
+from smx.models.refs import CivitaiRef, HfRef, UrlRef, parse_model_ref
+from smx.models.sources.url import check_recordable
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("civitai:261336", CivitaiRef(261336)),
+    ("civitai:261336@597138", CivitaiRef(261336, 597138)),
+    ("https://civitai.com/models/261336", CivitaiRef(261336)),
+    ("https://civitai.com/models/261336/animapencil-xl?modelVersionId=597138",
+     CivitaiRef(261336, 597138)),
+    ("https://civitai.com/api/download/models/597138", CivitaiRef(None, 597138)),
+    ("hf:guoyww/animatediff/mm_sdxl_v10_beta.ckpt",
+     HfRef("guoyww/animatediff", "mm_sdxl_v10_beta.ckpt")),
+    ("hf:lllyasviel/sd_control_collection/sub/dir/x.safetensors@d1b278d",
+     HfRef("lllyasviel/sd_control_collection", "sub/dir/x.safetensors", "d1b278d")),
+    ("https://huggingface.co/guoyww/animatediff/blob/main/mm_sdxl_v10_beta.ckpt",
+     HfRef("guoyww/animatediff", "mm_sdxl_v10_beta.ckpt", "main")),
+    ("https://huggingface.co/guoyww/animatediff/resolve/cd71ae1/mm_sd_v15_v2.ckpt?download=true",
+     HfRef("guoyww/animatediff", "mm_sd_v15_v2.ckpt", "cd71ae1")),
+    ("https://example.org/files/4x-UltraSharp.pth", UrlRef("https://example.org/files/4x-UltraSharp.pth")),
+])
+def test_every_documented_form_is_understood(text: str, expected: object) -> None:
+    assert parse_model_ref(text) == expected
+
+
+@pytest.mark.parametrize("text", ["civitai:abc", "civitai:0", "civitai:99999999999",
+                                  "hf:guoyww/animatediff", "hf:a/b/../c", "ftp://x/y",
+                                  "animapencil", "https://civitai.com/images/123",
+                                  "https://huggingface.co/guoyww/animatediff"])
+def test_a_malformed_reference_is_one_line_with_an_example(text: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_model_ref(text)
+    assert "\n" not in caught.value.message and text.strip() in caught.value.message
+    assert "civitai:261336" in (caught.value.hint or "")
+
+
+def test_a_malformed_reference_on_the_command_line_exits_2(env_dir, smx) -> None:
+    result = smx("--env", str(env_dir), "model", "pull", "civitai:abc")
+    assert result.exit_code == 2
+    assert "malformed model reference 'civitai:abc'" in result.stderr
+    assert "hint:" in result.stderr and "civitai:261336@597138" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["https://cdn.example.org/m.safetensors?token=abc123",
+                                 "https://x.r2.dev/m.safetensors?X-Amz-Signature=deadbeef",
+                                 "https://user:pass@example.org/m.safetensors"])
+def test_a_url_carrying_a_secret_is_never_recorded(url: str) -> None:
+    with pytest.raises(UsageError, match="will not store secrets"):
+        check_recordable(url)
