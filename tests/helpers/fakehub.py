@@ -170,6 +170,13 @@ class _Server(ThreadingHTTPServer):
         self.hub = hub
         self.origin = origin
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return  # a client that went away (killed smx, aborted range): not news
+        super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
