@@ -17,12 +17,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from smx.catalog.model_kinds import KINDS_BY_NAME
 from smx.environment.env import Env
-from smx.environment.lock import LockedModel, LockedPackage
+from smx.environment.lock import LockedPackage
 from smx.errors import InstallError, IntegrityError, NotFound, UsageError
 from smx.launch.argv import LaunchPlan
 from smx.launch.ports import port_holder, port_in_use
+from smx.models.store import locked_path
 
 
 @dataclass(frozen=True)
@@ -104,14 +104,6 @@ def _python(env: Env, plan: LaunchPlan, locked: LockedPackage) -> Check:
     return Check("python", f"{_show(env, plan.python)} runs Python {version}")
 
 
-def model_file(env: Env, model: LockedModel) -> Path | None:
-    """Where the store keeps a locked model (Data/Models/<Folder>/<file>); None for a kind
-    this smx does not know."""
-    if model.kind not in KINDS_BY_NAME:
-        return None
-    return env.layout.model_folder(model.kind) / model.filename
-
-
 def _models(env: Env) -> Check:
     missing: list[str] = []
     for name in env.manifest.models:
@@ -119,7 +111,7 @@ def _models(env: Env) -> Check:
         if locked is None:
             missing.append(f"{name} (not downloaded yet)")
             continue
-        path = model_file(env, locked)
+        path = locked_path(env.layout, locked)
         if path is None:
             missing.append(f"{name} (unknown kind {locked.kind!r} in smx.lock)")
             continue
