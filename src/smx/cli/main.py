@@ -24,7 +24,7 @@ class SmxGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):
             raise
-        except Exception as exc:  # noqa: BLE001 - the single place errors become exit codes
+        except Exception as exc:  # the single place errors become exit codes
             if _is_click_exception(exc):
                 raise
             raise typer.Exit(_render(ctx, exc, words)) from None
