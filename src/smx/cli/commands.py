@@ -38,6 +38,10 @@ def register(app: typer.Typer) -> None:
     model_cmds.register(app)
     auth_cmds.register(app)
 
+    from smx.cli import completion_cmd
+
+    completion_cmd.register(app)
+
     # Commands still to be built: hidden, and honest about it.
     for name in ("lock", "status"):
         app.command(name, hidden=True, context_settings={"allow_extra_args": True,

@@ -6,6 +6,8 @@ from typing import Any
 
 import typer
 
+from smx.cli.complete import complete_model, complete_model_kind
+
 app = typer.Typer(help="Models: pull from Civitai / Hugging Face / URLs, list, verify, remove.\n\n"
                        "Example: smx model pull civitai:261336",
                   no_args_is_help=True)
@@ -20,7 +22,8 @@ def pull(
     name: str | None = typer.Option(None, "--name", help="Name in smx.toml (default: from "
                                                          "the source)."),
     kind: str | None = typer.Option(None, "--kind", help="Model kind (checkpoint, lora, vae, "
-                                                         "controlnet, motion-module, …)."),
+                                                         "controlnet, motion-module, …).",
+                                    autocompletion=complete_model_kind),
     file: str | None = typer.Option(None, "--file", help="Civitai: which file of the version "
                                                          "(name, id or type)."),
     sha256: str | None = typer.Option(None, "--sha256", help="Plain URLs: the expected "
@@ -116,7 +119,8 @@ def list_models(
 @app.command("remove")
 def remove(
     ctx: typer.Context,
-    names: list[str] = typer.Argument(..., metavar="NAME...", help="Model names in smx.toml."),
+    names: list[str] = typer.Argument(..., metavar="NAME...", help="Model names in smx.toml.",
+                                      autocompletion=complete_model),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -151,7 +155,8 @@ def remove(
 @app.command("verify")
 def verify(
     ctx: typer.Context,
-    names: list[str] = typer.Argument(None, metavar="[NAME...]", help="Default: all models."),
+    names: list[str] = typer.Argument(None, metavar="[NAME...]", help="Default: all models.",
+                                      autocompletion=complete_model),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Re-hash the stored models against smx.lock; exit 4 when one is missing or corrupt.
