@@ -183,8 +183,9 @@ def test_list_shows_what_is_stored_and_who_uses_it(pulled: Path, smx, anima: byt
     import hashlib
 
     assert row == {"name": "anima", "kind": "checkpoint", "base_model": "SDXL 1.0",
-                   "size": 2 * MiB, "source": "civitai:261336",
-                   "sha256": hashlib.sha256(anima).hexdigest(), "path": CKPT, "status": "ok",
+                   "size_bytes": 2 * MiB, "source": "civitai:261336",
+                   "locked": "civitai:261336@597138",
+                   "sha256": hashlib.sha256(anima).hexdigest(), "path": CKPT, "state": "ok",
                    "used_by": ["comfy"]}
     human = run(smx, pulled, "model", "list")
     assert "anima" in human.stdout and "checkpoint" in human.stdout

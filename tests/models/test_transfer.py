@@ -214,3 +214,31 @@ def test_rate_limit_errors_keep_their_type(hub: FakeHub, blob, tmp_path: Path) -
         fetch(url, data, tmp_path)
     assert not isinstance(caught.value, RateLimited)
     assert "503" in caught.value.message
+
+
+def test_by_default_a_slow_first_connection_brings_in_more(hub: FakeHub, tmp_path: Path
+                                                           ) -> None:
+    data = safetensors_bytes(24 * MiB, seed=6)
+    url = hub.url_file("/files/capped.safetensors", data)
+    hub.throttle_bps = 4_000_000  # per connection, like a CDN
+    got = fetch(url, data, tmp_path)
+    assert got.path.read_bytes() == data
+    assert got.connections == 6  # one per 4 MiB piece, at most 8
+    assert len({r.headers["range"] for r in hub.requests_to("cdn")}) == 6
+
+
+def test_by_default_a_fast_first_connection_stays_alone(hub: FakeHub, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    import smx.models.download as engine
+
+    monkeypatch.setattr(engine, "FAST_ENOUGH_BPS", 1)  # any speed counts as fast here
+    data = safetensors_bytes(40 * MiB, seed=7)
+    url = hub.url_file("/files/fast.safetensors", data)
+    hub.throttle_bps = 40_000_000  # slow enough that the decision comes before the end
+    got = fetch(url, data, tmp_path)
+    assert got.path.read_bytes() == data and got.connections == 1
+    *pieces, rest = [r.headers["range"] for r in hub.requests_to("cdn")]
+    start = int(rest.removeprefix("bytes=").split("-")[0])
+    assert rest.endswith(f"-{len(data) - 1}") and len(data) - start > 2 * 4 * MiB
+    assert len(pieces) <= 5  # the ones taken before it was clear one stream is enough

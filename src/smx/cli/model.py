@@ -107,12 +107,12 @@ def list_models(
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
-    for column in ("name", "kind", "base", "size", "source", "sha256", "used by", "status"):
+    for column in ("name", "kind", "base", "size", "source", "sha256", "used by", "state"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(r.name, r.kind or "?", r.base_model or "", human_size(r.size)
-                      if r.size is not None else "", r.source,
-                      (r.sha256 or "")[:10], ", ".join(r.used_by), r.status)
+        table.add_row(r.name, r.kind or "?", r.base_model or "", human_size(r.size_bytes)
+                      if r.size_bytes is not None else "", r.locked or r.source,
+                      (r.sha256 or "")[:10], ", ".join(r.used_by), r.state)
     output.table(table)
 
 

@@ -22,6 +22,7 @@ A download streams into ``Data/Cache/downloads/<key>.part`` with its resume stat
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import hashlib
@@ -57,6 +58,10 @@ PARALLEL_MIN_SIZE = 16 * MiB  # below this one stream is as fast and simpler
 UNKNOWN_SIZE_PROBE = 16 * MiB  # first range asked when the source does not give a size
 MIN_PIECE = 4 * MiB
 MAX_PIECE = 64 * MiB
+# Default connections: decide after this long whether the first connection is fast enough
+# alone (more connections then add memory and CPU, not speed).
+ADAPT_AFTER_S = 0.5
+FAST_ENOUGH_BPS = 128 * MiB
 STATE_FLUSH_S = 0.05  # how much progress a kill -9 can lose (plus the buffers in flight)
 STATE_VERSION = 1
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
@@ -564,15 +569,16 @@ class Transfer:
         if ranges_ok and size:
             pieces = _plan_pieces(first, state.extents.missing(size), self._piece_size(size))
         count = min(self._connections(size), 1 + len(pieces)) if ranges_ok else 1
-        work: queue.SimpleQueue[_Piece] = queue.SimpleQueue()
-        for piece in pieces:
-            work.put(piece)
+        work = _Work(pieces)
+        # Default (no --connections): one connection first; the others only join when it
+        # turns out slow, as a CDN's per-connection cap makes it. A fast link stays one stream.
+        adaptive = self.spec.connections is None and count > 1
         hasher = _Hasher(file, state.extents)
         hasher.start()
-        buffer_size = self.slice_max if count == 1 else MiB
         errors: list[BaseException] = []
 
-        def worker(initial: Response | None, initial_piece: _Piece | None) -> None:
+        def worker(initial: Response | None, initial_piece: _Piece | None,
+                   buffer_size: int) -> None:
             free: queue.SimpleQueue[_Buffer] = queue.SimpleQueue()
             for _ in range(3):
                 free.put(_Buffer(buffer_size, free))
@@ -580,9 +586,8 @@ class Transfer:
                 if initial is not None and initial_piece is not None:
                     self._fetch(initial_piece, file, state, hasher, free, initial, ranges_ok)
                 while not self.stop.is_set():
-                    try:
-                        piece = work.get_nowait()
-                    except queue.Empty:
+                    piece = work.take()
+                    if piece is None:
                         return
                     self._fetch(piece, file, state, hasher, free, None, ranges_ok)
             except _Stopped:
@@ -591,21 +596,35 @@ class Transfer:
                 errors.append(exc)
                 self.stop.set()
 
-        threads = [threading.Thread(target=worker, args=(probe, first), daemon=True,
-                                    name="smx-download-0")]
-        threads += [threading.Thread(target=worker, args=(None, None), daemon=True,
+        first_buffers = self.slice_max if count == 1 or adaptive else MiB
+        threads = [threading.Thread(target=worker, args=(probe, first, first_buffers),
+                                    daemon=True, name="smx-download-0")]
+        threads += [threading.Thread(target=worker, args=(None, None, MiB), daemon=True,
                                      name=f"smx-download-{i}") for i in range(1, count)]
+        waiting = threads[1:] if adaptive else []
+        began = time.monotonic()
+        used = 1 if adaptive else count
         last_flush = 0.0
         flushed_version = -1
         try:
             with self.reporter.task(self.spec.label, total=size, unit="bytes") as task:
                 task.update(completed=state.extents.total())
                 for thread in threads:
-                    thread.start()
+                    if thread not in waiting:
+                        thread.start()
                 while alive := [t for t in threads if t.is_alive()]:
                     if self.stop.is_set():
                         self._abort_active()
                     alive[0].join(0.05)
+                    if waiting and time.monotonic() - began >= ADAPT_AFTER_S:
+                        rate = self.fetched / (time.monotonic() - began)
+                        if rate < FAST_ENOUGH_BPS:
+                            for thread in waiting:
+                                thread.start()
+                            used = count
+                        else:
+                            work.solo = True  # one fast stream: ask for the rest in one go
+                        waiting = []
                     task.update(completed=state.extents.total())
                     now = time.monotonic()
                     if now - last_flush >= STATE_FLUSH_S and (
@@ -639,7 +658,7 @@ class Transfer:
                                f"{state.size} bytes", hint="run the same command again")
         self._digest = hasher.sha.hexdigest()
         self.reread = hasher.reread
-        return count
+        return used
 
     def _fetch(self, piece: _Piece, file: _File, state: _State, hasher: _Hasher,
                free: queue.SimpleQueue[_Buffer], response: Response | None,
@@ -801,6 +820,25 @@ class Transfer:
 
     _digest: str | None = None
     reread: int = 0
+
+
+class _Work:
+    """Pieces in file order. A lone fast connection takes runs of adjacent pieces as one
+    request (no round trip per piece)."""
+
+    def __init__(self, pieces: list[_Piece]) -> None:
+        self._pieces = collections.deque(pieces)
+        self._lock = threading.Lock()
+        self.solo = False
+
+    def take(self) -> _Piece | None:
+        with self._lock:
+            if not self._pieces:
+                return None
+            piece = self._pieces.popleft()
+            while self.solo and self._pieces and self._pieces[0].start == piece.end:
+                piece = _Piece(piece.start, self._pieces.popleft().end)
+            return piece
 
 
 def _plan_pieces(first: _Piece, gaps: list[tuple[int, int]], piece_size: int) -> list[_Piece]:

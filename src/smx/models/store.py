@@ -172,14 +172,17 @@ def _fsync_dir(folder: Path) -> None:
 
 @dataclass
 class ModelRow:
+    """One line of `smx model list` (and its --json, documented in docs/json/model-list.md)."""
+
     name: str
     kind: str | None
     base_model: str | None
-    size: int | None
-    source: str
+    size_bytes: int | None
+    source: str  # as smx.toml says it (smx.lock's for entries smx.toml no longer has)
+    locked: str | None  # the exact pin in smx.lock ("civitai:261336@597138")
     sha256: str | None
     path: str | None  # relative to the env
-    status: str  # ok | missing | not synced | wrong size
+    state: str  # ok | missing | wrong size | not synced | not in smx.toml
     used_by: list[str]
 
 
@@ -212,7 +215,7 @@ def list_models(env: Env) -> list[ModelRow]:
         locked = env.lock.models.get(name)
         if locked is None:
             assert spec is not None
-            rows.append(ModelRow(name, spec.kind, None, None, spec.source, None, None,
+            rows.append(ModelRow(name, spec.kind, None, None, spec.source, None, None, None,
                                  "not synced", packages_using(env, spec.kind)))
             continue
         path = locked_path(env.layout, locked)
@@ -226,8 +229,8 @@ def list_models(env: Env) -> list[ModelRow]:
         rel = env.layout.relative(path) if path is not None and path.exists() else (
             path.relative_to(env.root).as_posix() if path is not None else None)
         rows.append(ModelRow(name, locked.kind, locked.base_model, locked.size,
-                             spec.source if spec else locked.source, locked.sha256, rel,
-                             status, packages_using(env, locked.kind)))
+                             spec.source if spec else locked.source, locked.source,
+                             locked.sha256, rel, status, packages_using(env, locked.kind)))
     return rows
 
 
