@@ -1,0 +1,316 @@
+"""mkdocs hook: the command reference and the exit-code table, generated from smx itself.
+
+At every build, one page per command (``commands/<name>.md``, ``commands/<group>-<sub>.md``)
+is written from the click tree behind smx's Typer app — usage, help text, examples, arguments,
+options with their defaults and environment variables — and the "Commands" entry of the nav is
+filled with them. ``<!-- smx:exit-codes -->`` in a page becomes the table of every
+``smx.errors`` class, ``<!-- smx:model-kinds -->`` the model kinds and their store
+folders, ``<!-- smx:packages -->`` the package catalog. So the reference cannot drift from
+the code: change a help string and the next ``mkdocs build`` shows it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+EXIT_CODES_MARKER = "<!-- smx:exit-codes -->"
+MODEL_KINDS_MARKER = "<!-- smx:model-kinds -->"
+PACKAGES_MARKER = "<!-- smx:packages -->"
+COMMANDS_NAV_TITLE = "Commands"
+
+
+@dataclass
+class CommandPage:
+    path: tuple[str, ...]  # ("model", "pull")
+    command: Any  # click.Command
+    parent_ctx: Any
+
+    @property
+    def title(self) -> str:
+        return "smx " + " ".join(self.path)
+
+    @property
+    def uri(self) -> str:
+        return "commands/" + "-".join(self.path) + ".md"
+
+
+# --- walking the click tree ------------------------------------------------------------------
+def _root() -> tuple[Any, Any]:
+    import typer.main
+
+    from smx.cli.main import app
+
+    command = typer.main.get_command(app)
+    ctx = command.make_context("smx", [], resilient_parsing=True)
+    return command, ctx
+
+
+def _visible_subcommands(group: Any, ctx: Any) -> list[tuple[str, Any]]:
+    found = []
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        if cmd is not None and not cmd.hidden:
+            found.append((name, cmd))
+    return found
+
+
+def command_pages() -> list[CommandPage]:
+    root, root_ctx = _root()
+    pages: list[CommandPage] = []
+
+    def walk(group: Any, ctx: Any, prefix: tuple[str, ...]) -> None:
+        for name, cmd in _visible_subcommands(group, ctx):
+            path = (*prefix, name)
+            pages.append(CommandPage(path, cmd, ctx))
+            if hasattr(cmd, "list_commands"):
+                sub_ctx = cmd.make_context(name, [], parent=ctx, resilient_parsing=True)
+                walk(cmd, sub_ctx, path)
+
+    walk(root, root_ctx, ())
+    return pages
+
+
+# --- rendering -------------------------------------------------------------------------------
+def _escape_text(text: str) -> str:
+    """Escape HTML outside `code spans`, so `<package>` in a help string shows as typed."""
+    parts = re.split(r"(`[^`]*`)", text)
+    return "".join(p if p.startswith("`") and p.endswith("`") and len(p) > 1
+                   else html.escape(p, quote=False) for p in parts)
+
+
+def render_help(text: str) -> str:
+    """A command's help text as Markdown; ``Example: …`` lines become shell blocks."""
+    out: list[str] = []
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            out.append(_escape_text(" ".join(line.strip() for line in paragraph)))
+            out.append("")
+            paragraph.clear()
+
+    for raw in (text or "").strip().splitlines():
+        line = raw.strip()
+        if line.startswith("\b"):
+            line = line.lstrip("\b").strip()
+        if not line:
+            flush()
+            continue
+        match = re.match(r"^Examples?:\s*(.*)$", line)
+        if match:
+            flush()
+            out.append("**Example**")
+            out.append("")
+            out.append("```bash")
+            # "a  |  b" is how a one-line help shows two alternative examples
+            out.extend(part.strip() for part in match.group(1).split("  |  ") if part.strip())
+            out.append("```")
+            out.append("")
+            continue
+        paragraph.append(line)
+    flush()
+    return "\n".join(out).strip() + "\n"
+
+
+def _param_names(param: Any) -> str:
+    names = [*param.opts, *param.secondary_opts]
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _param_default(param: Any, ctx: Any) -> str:
+    if getattr(param, "is_flag", False) and not getattr(param, "secondary_opts", None):
+        return ""
+    if getattr(param, "count", False):
+        return ""
+    try:
+        value = param.get_default(ctx, call=False)
+    except Exception:  # a default that needs a runtime context: say nothing rather than fail
+        return ""
+    if value is None or value == () or value == []:
+        return ""
+    if callable(value):
+        return "(computed)"
+    return f"`{value}`"
+
+
+def _type_text(param: Any, ctx: Any) -> str:
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return "flag"
+    label = ""
+    if getattr(param, "metavar", None):
+        label = param.metavar
+    elif callable(getattr(param, "display_type", None)):  # Typer's own click
+        label = param.display_type(ctx)
+    elif getattr(param, "type", None) is not None:  # plain click
+        choices = getattr(param.type, "choices", None)
+        label = "|".join(map(str, choices)) if choices else param.type.name
+    return f"`{label}`".replace("|", "\\|") if label else ""
+
+
+def _cell(text: str) -> str:
+    return _escape_text(" ".join((text or "").split())).replace("|", "\\|")
+
+
+def render_command(page: CommandPage) -> str:
+    cmd = page.command
+    ctx = cmd.make_context(page.path[-1], [], parent=page.parent_ctx, resilient_parsing=True)
+    lines = [f"# {page.title}", ""]
+    lines += ["<!-- Generated by docs/hooks/commands.py from smx's Typer app; "
+              "edit the command's docstring, not this page. -->", ""]
+    usage = " ".join(cmd.collect_usage_pieces(ctx))
+    lines += ["```text", f"{page.title} {usage}".rstrip(), "```", ""]
+    lines.append(render_help(cmd.help or ""))
+
+    arguments = [p for p in cmd.params if p.param_type_name == "argument"]
+    options = [p for p in cmd.params if p.param_type_name == "option" and not p.hidden]
+    if arguments:
+        lines += ["## Arguments", "", "| Argument | Required | Description |", "|---|---|---|"]
+        for arg in arguments:
+            name = (arg.metavar or arg.name or "").upper()
+            lines.append(f"| `{name}` | {'yes' if arg.required else 'no'} | "
+                         f"{_cell(getattr(arg, 'help', '') or '')} |")
+        lines.append("")
+    if options:
+        lines += ["## Options", "", "| Option | Value | Default | Description |",
+                  "|---|---|---|---|"]
+        for opt in options:
+            desc = _cell(opt.help or "")
+            if opt.envvar:
+                envs = [opt.envvar] if isinstance(opt.envvar, str) else list(opt.envvar)
+                desc += " Environment: " + ", ".join(f"`{e}`" for e in envs) + "."
+            lines.append(f"| {_param_names(opt)} | {_type_text(opt, ctx)} | "
+                         f"{_param_default(opt, ctx)} | {desc.strip()} |")
+        lines.append("")
+    if hasattr(cmd, "list_commands"):
+        subs = _visible_subcommands(cmd, ctx)
+        if subs:
+            lines += ["## Subcommands", "", "| Command | What it does |", "|---|---|"]
+            for name, sub in subs:
+                target = "-".join((*page.path, name)) + ".md"
+                lines.append(f"| [`{page.title} {name}`]({target}) | "
+                             f"{_cell(sub.get_short_help_str(limit=200))} |")
+            lines.append("")
+    lines += ["Global options (`--env`, `-q`, `-v`, `--debug`) go before the command: "
+              "see [the command overview](index.md).", ""]
+    return "\n".join(lines)
+
+
+def render_index(pages: list[CommandPage]) -> str:
+    root, _ctx = _root()
+    lines = ["# Commands", "",
+             "<!-- Generated by docs/hooks/commands.py from smx's Typer app. -->", "",
+             render_help(root.help or ""), "## Global options", "",
+             "They go before the command: `smx --env ~/sd -q sync`.", "",
+             "| Option | Description |", "|---|---|"]
+    for opt in root.params:
+        if opt.param_type_name != "option" or opt.hidden:
+            continue
+        desc = _cell(opt.help or "")
+        lines.append(f"| {_param_names(opt)} | {desc} |")
+    lines += ["", "## All commands", "", "| Command | What it does |", "|---|---|"]
+    for page in pages:
+        lines.append(f"| [`{page.title}`]({page.uri.removeprefix('commands/')}) | "
+                     f"{_cell(page.command.get_short_help_str(limit=200))} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def nav_entries(pages: list[CommandPage]) -> list[Any]:
+    nav: list[Any] = [{"Overview": "commands/index.md"}]
+    groups: dict[str, list[Any]] = {}
+    for page in pages:
+        if len(page.path) == 1:
+            if hasattr(page.command, "list_commands"):
+                groups[page.path[0]] = [{"Overview": page.uri}]
+                nav.append({page.title: groups[page.path[0]]})
+            else:
+                nav.append({page.title: page.uri})
+        else:
+            groups.setdefault(page.path[0], []).append({page.title: page.uri})
+    return nav
+
+
+def render_exit_codes() -> str:
+    from smx.errors import ExitCode, all_error_classes
+
+    meanings = {
+        0: "success",
+        1: "a check found a problem (`smx doctor` found a blocker), or you answered no",
+        2: "usage or configuration: bad flags, invalid smx.toml, unknown names",
+        3: "network: remote unreachable, HTTP error, authentication",
+        4: "integrity: checksum or size mismatch, unsafe file",
+        5: "install: a subprocess (git, pip, an install step) failed",
+        130: "interrupted (Ctrl-C); run the same command again to resume",
+    }
+    lines = ["| Exit code | Meaning |", "|---|---|"]
+    for name, value in sorted(vars(ExitCode).items(), key=lambda kv: str(kv[1])):
+        if name.isupper():
+            lines.append(f"| `{value}` | {meanings.get(value, name.lower())} |")
+    lines += ["", "Every error also has a stable identifier, the `code` in `--json` output "
+              "(`errors[].code`):", "", "| `code` | Exit code | Error class | When |",
+              "|---|---|---|---|"]
+    rows = []
+    for cls in all_error_classes():
+        doc = (cls.__doc__ or "").strip().splitlines()
+        when = doc[0] if doc else ""
+        rows.append((cls.code, cls.exit_code, cls.__name__, when))
+    for code, exit_code, name, when in sorted(rows, key=lambda r: (r[1], r[0])):
+        lines.append(f"| `{code}` | `{exit_code}` | `{name}` | {_cell(when)} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def render_model_kinds() -> str:
+    from smx.catalog.model_kinds import MODEL_KINDS
+
+    lines = ["| `kind` | Store folder | What |", "|---|---|---|"]
+    for kind in MODEL_KINDS:
+        lines.append(f"| `{kind.name}` | `Data/Models/{kind.folder}` | {_cell(kind.description)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_packages() -> str:
+    from smx.catalog.packages import PACKAGES
+
+    lines = ["| `source` | Web UI | Default `ref` | Python | Models wired by |",
+             "|---|---|---|---|---|"]
+    wiring = {"flags": "command-line flags", "extra_model_paths": "`extra_model_paths.yaml`",
+              "config_txt": "`config.txt`"}
+    for pkg in PACKAGES.values():
+        lines.append(f"| `{pkg.name}` | {_cell(pkg.title)} | `{pkg.default_ref}` | "
+                     f"`{pkg.python}` | {wiring.get(pkg.model_wiring, pkg.model_wiring)} |")
+    return "\n".join(lines) + "\n"
+
+
+# --- mkdocs events ---------------------------------------------------------------------------
+_PAGES: list[CommandPage] = []
+
+
+def on_config(config: Any) -> Any:
+    _PAGES[:] = command_pages()
+    nav = config.get("nav") or []
+    for entry in nav:
+        if isinstance(entry, dict) and COMMANDS_NAV_TITLE in entry:
+            entry[COMMANDS_NAV_TITLE] = nav_entries(_PAGES)
+    return config
+
+
+def on_files(files: Any, config: Any) -> Any:
+    from mkdocs.structure.files import File
+
+    files.append(File.generated(config, "commands/index.md", content=render_index(_PAGES)))
+    for page in _PAGES:
+        files.append(File.generated(config, page.uri, content=render_command(page)))
+    return files
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    for marker, render in ((EXIT_CODES_MARKER, render_exit_codes),
+                           (MODEL_KINDS_MARKER, render_model_kinds),
+                           (PACKAGES_MARKER, render_packages)):
+        if marker in markdown:
+            markdown = markdown.replace(marker, render())
+    return markdown

@@ -1,0 +1,111 @@
+"""`--json` output keeps the shapes docs/json/*.md promise: real output of each read command,
+validated with jsonschema against the schema on its docs page (the test reads the docs, so
+docs and output cannot drift)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+jsonschema = pytest.importorskip("jsonschema")
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "json"
+
+
+def documented_schema(page: str) -> dict:
+    blocks = re.findall(r"```json\n(.*?)```", (DOCS / page).read_text(encoding="utf-8"),
+                        re.DOTALL)
+    return next(json.loads(b) for b in blocks if '"$schema"' in b)
+
+
+def check(result, page: str, command: str) -> dict:
+    """The envelope (docs/json/index.md) and ``data`` (``page``) of one command's output."""
+    document = json.loads(result.stdout)
+    jsonschema.validate(document, documented_schema("index.md"))
+    assert document["command"] == command
+    assert document["exit_code"] == result.exit_code
+    if document["status"] == "ok":
+        jsonschema.validate(document["data"], documented_schema(page))
+    return document
+
+
+@pytest.fixture
+def adopted(smx, sm_library) -> Path:
+    """An environment with installed packages and stored models, made the cheap way: by
+    adopting a Stability Matrix library (real git checkouts, a real venv, real files)."""
+    assert smx("init", "--adopt", str(sm_library.root)).exit_code == 0
+    return sm_library.root
+
+
+def test_doctor(smx, adopted: Path) -> None:
+    inside = check(smx("--env", str(adopted), "doctor", "--json"), "doctor.md", "doctor")
+    assert {p["name"] for p in inside["data"]["packages"]} == {"ComfyUI",
+                                                               "stable-diffusion-webui"}
+    outside = check(smx("doctor", "--json"), "doctor.md", "doctor")
+    assert outside["data"]["packages"]
+
+
+def test_sync_plan(smx, adopted: Path) -> None:
+    document = check(smx("--env", str(adopted), "sync", "--dry-run", "--json"), "sync.md",
+                     "sync")
+    assert document["data"]["dry_run"] is True
+
+
+def test_init_and_adopt(smx, sm_library, tmp_path: Path) -> None:
+    check(smx("init", str(tmp_path / "fresh"), "--json"), "init.md", "init")
+    document = check(smx("init", "--adopt", str(sm_library.root), "--json"), "init.md", "init")
+    adopted = document["data"]["adopted"]
+    assert adopted["packages"] and adopted["models"] and adopted["skipped"]
+
+
+def test_list(smx, adopted: Path) -> None:
+    document = check(smx("--env", str(adopted), "list", "--json"), "list.md", "list")
+    assert {p["name"] for p in document["data"]["packages"]} == {"ComfyUI",
+                                                                 "stable-diffusion-webui"}
+
+
+def test_model_list(smx, adopted: Path) -> None:
+    document = check(smx("--env", str(adopted), "model", "list", "--json"), "model-list.md",
+                     "model list")
+    assert len(document["data"]["models"]) == 3
+
+
+def test_launch_dry_run(smx, adopted: Path) -> None:
+    document = check(smx("--env", str(adopted), "launch", "stable-diffusion-webui",
+                         "--dry-run", "--json"), "launch.md", "launch")
+    assert document["status"] == "ok", document["errors"]
+
+
+def test_errors_use_the_same_envelope_and_name_the_command(smx, tmp_path: Path) -> None:
+    missing = str(tmp_path / "nowhere")
+    for args, command in ((["model", "list"], "model list"), (["list"], "list"),
+                          (["sync", "--dry-run"], "sync")):
+        result = smx("--env", missing, *args, "--json")
+        document = check(result, "index.md", command)
+        assert (document["status"], document["data"], result.exit_code) == ("error", None, 2)
+        assert document["errors"][0]["code"] == "env.not_found"
+        assert result.stderr == ""  # the error is in the document, not printed beside it
+
+
+def test_model_verify_ok_and_corrupt(smx, adopted: Path, sm_library) -> None:
+    good = check(smx("--env", str(adopted), "model", "verify", "--json"), "model-verify.md",
+                 "model verify")
+    assert good["data"]["ok"] is True and good["exit_code"] == 0
+    (sm_library.data / "Models" / "Lora" / "edited.safetensors").write_bytes(b"x" * 20_000)
+    bad = check(smx("--env", str(adopted), "model", "verify", "--json"), "model-verify.md",
+                "model verify")
+    assert (bad["status"], bad["exit_code"], bad["data"]["ok"]) == ("error", 4, False)
+    jsonschema.validate(bad["data"], documented_schema("model-verify.md"))  # data is kept
+    assert bad["errors"][0]["code"] == "integrity.corrupt"
+
+
+def test_auth_status_never_shows_the_token(smx, monkeypatch) -> None:
+    monkeypatch.setenv("CIVITAI_API_TOKEN", "civitai-secret-token-123")
+    result = smx("auth", "status", "--json")
+    document = check(result, "auth-status.md", "auth status")
+    assert document["data"]["services"]["civitai"] == {
+        "set": True, "from": "CIVITAI_API_TOKEN", "stored_but_overridden": False}
+    assert "civitai-secret-token-123" not in result.output
