@@ -19,7 +19,6 @@ not adopted is returned with the reason, never dropped silently.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sys
@@ -46,7 +45,6 @@ MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onn
                   ".pkl")
 CM_INFO_SUFFIX = ".cm-info.json"  # Stability Matrix's ConnectedModelInfo sidecar
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_HASH_CHUNK = 4 * 1024 * 1024
 
 
 @dataclass
@@ -365,24 +363,6 @@ def _package(folder: Path, sm_name: str | None, sm_release: str | None, root: Pa
 
 
 # --- models ------------------------------------------------------------------------------------
-def sha256_file(path: Path, reporter: Reporter, label: str) -> tuple[int, str]:
-    """Size and SHA-256 of a file, read once in large chunks into a reused buffer."""
-    digest = hashlib.sha256()
-    size = path.stat().st_size
-    buffer = bytearray(_HASH_CHUNK)
-    view = memoryview(buffer)
-    done = 0
-    with reporter.task(label, total=size, unit="bytes") as task, path.open("rb") as handle:
-        while True:
-            count = handle.readinto(buffer)
-            if not count:
-                break
-            digest.update(view[:count])
-            done += count
-            task.advance(count)
-    return done, digest.hexdigest()
-
-
 def _civitai_info(model: Path) -> dict[str, Any] | None:
     """Stability Matrix's ConnectedModelInfo for ``model``, when it is a Civitai download."""
     stem = model.name[: -len(model.suffix)] if model.suffix else model.name
@@ -419,6 +399,7 @@ def model_name(stem: str, taken: set[str]) -> str:
 def _models(env: Env, taken: set[str], skipped: list[Skipped], warnings: list[str],
             reporter: Reporter) -> list[AdoptedModel]:
     from smx.catalog.model_kinds import kind_for_folder
+    from smx.models.store import hash_file
 
     root = env.root
     store = env.layout.models
@@ -444,7 +425,8 @@ def _models(env: Env, taken: set[str], skipped: list[Skipped], warnings: list[st
         for path in sorted(p for p in files if p.parent == folder):
             if (kind.name, path.name) in locked:
                 continue
-            size, sha = sha256_file(path, reporter, f"hashing {folder.name}/{path.name}")
+            size = path.stat().st_size
+            sha = hash_file(path, reporter, f"hashing {folder.name}/{path.name}")
             stem = path.name[: -len(path.suffix)]
             model = AdoptedModel(name=model_name(stem, taken), kind=kind.name,
                                  source=f"local:{folder.name}/{path.name}", filename=path.name,
