@@ -228,3 +228,54 @@ def test_a_different_file_in_the_way_is_not_overwritten(anima: bytes, env_dir: P
     assert "exists and is not the file smx is placing" in result.stderr
     assert target.read_bytes() == b"someone else's file"
     assert (env_dir / "smx.toml").read_bytes() == before
+
+
+def test_a_hugging_face_model_is_rebuilt_from_the_lock_at_its_commit(
+        hub: FakeHub, env_dir: Path, smx) -> None:
+    from helpers.payloads import ckpt_bytes
+
+    first = ckpt_bytes(pad_to=MiB)
+    commit = hub.hf_commit("guoyww/animatediff", {"mm_sdxl_v10_beta.ckpt": first})
+    assert run(smx, env_dir, "model", "pull",
+               "hf:guoyww/animatediff/mm_sdxl_v10_beta.ckpt").exit_code == 0
+    hub.hf_commit("guoyww/animatediff", {"mm_sdxl_v10_beta.ckpt": ckpt_bytes(pad_to=MiB + 1)})
+    placed = env_dir / "Data/Models/AnimateDiff/mm_sdxl_v10_beta.ckpt"
+    placed.unlink()
+    hub.clear_records()
+    result = run(smx, env_dir, "sync", "--frozen")
+    assert result.exit_code == 0, result.output
+    assert placed.read_bytes() == first  # the locked commit, though main moved on
+    assert [r.path for r in hub.requests_to("hf")] == [
+        f"/guoyww/animatediff/resolve/{commit}/mm_sdxl_v10_beta.ckpt"]  # no API call
+
+
+def test_sync_dry_run_lists_model_steps_without_network(anima: bytes, env_dir: Path, smx,
+                                                        hub: FakeHub) -> None:
+    manifest = env_dir / "smx.toml"
+    manifest.write_text(manifest.read_text() + 'anima = { source = "civitai:261336" }\n')
+    result = run(smx, env_dir, "sync", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    (step,) = json.loads(result.stdout)["data"]["steps"]
+    assert step["area"] == "model" and step["action"] == "pull" and step["target"] == "anima"
+    assert hub.requests == []
+
+
+def test_local_models_are_checked_and_recorded_never_downloaded(env_dir: Path, smx,
+                                                                read_toml) -> None:
+    import hashlib
+
+    data = safetensors_bytes(MiB, seed=12)
+    (env_dir / "Data/Models/Lora/mine.safetensors").write_bytes(data)
+    manifest = env_dir / "smx.toml"
+    entry = 'mine = { source = "local:Lora/mine.safetensors" }\n'
+    manifest.write_text(manifest.read_text() + entry)
+    result = run(smx, env_dir, "sync")
+    assert result.exit_code == 0, result.output
+    locked = read_toml(env_dir / "smx.lock")["models"]["mine"]
+    assert locked["kind"] == "lora" and locked["sha256"] == hashlib.sha256(data).hexdigest()
+    (env_dir / "Data/Models/Lora/mine.safetensors").unlink()
+    missing = run(smx, env_dir, "sync")
+    assert missing.exit_code == 2 and "cannot be downloaded" in missing.stderr
+    manifest.write_text(manifest.read_text().replace(entry, ""))
+    assert run(smx, env_dir, "sync").exit_code == 0
+    assert read_toml(env_dir / "smx.lock")["models"] == {}
