@@ -277,7 +277,7 @@ def render_packages() -> str:
 
     lines = ["| `source` | Web UI | Default `ref` | Python | Models wired by |",
              "|---|---|---|---|---|"]
-    wiring = {"flags": "command-line flags", "extra_model_paths": "`extra_model_paths.yaml`",
+    wiring = {"flags": "command-line flags", "extra_model_paths": "`extra_model_paths.smx.yaml`",
               "config_txt": "`config.txt`"}
     for pkg in PACKAGES.values():
         lines.append(f"| `{pkg.name}` | {_cell(pkg.title)} | `{pkg.default_ref}` | "
