@@ -62,6 +62,7 @@ MAX_PIECE = 64 * MiB
 # alone (more connections then add memory and CPU, not speed).
 ADAPT_AFTER_S = 0.5
 FAST_ENOUGH_BPS = 128 * MiB
+FLUSH_BEHIND = 64 * MiB  # hashed bytes handed to the kernel's writeback in steps of this
 STATE_FLUSH_S = 0.05  # how much progress a kill -9 can lose (plus the buffers in flight)
 STATE_VERSION = 1
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
@@ -258,6 +259,7 @@ class _Hasher(threading.Thread):
         self.sha = hashlib.sha256()
         self.done = 0
         self.reread = 0  # bytes that had to come back from the page cache
+        self._advised = 0
         self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.error: BaseException | None = None
         self._abort = False
@@ -297,8 +299,18 @@ class _Hasher(threading.Thread):
             if not self._abort and pos <= self.done < pos + n:
                 self.sha.update(buf.mv[self.done - pos:n])
                 self.done = pos + n
+                self._flush_behind()
         finally:
             buf.release()
+
+    def _flush_behind(self) -> None:
+        """Start writing hashed bytes to disk now (and let the page cache drop them), so the
+        fsync before placing has little left to do and a 7 GB model does not fill the cache."""
+        if self.done - self._advised >= FLUSH_BEHIND and hasattr(os, "posix_fadvise"):
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(self.file.fd, self._advised, self.done - self._advised,
+                                 os.POSIX_FADV_DONTNEED)
+            self._advised = self.done
 
     def _catch_up(self) -> bool:
         end = self.extents.contiguous_end(self.done)
@@ -311,6 +323,7 @@ class _Hasher(threading.Thread):
         self.sha.update(self._scratch[:got])
         self.done += got
         self.reread += got
+        self._flush_behind()
         return True
 
 
