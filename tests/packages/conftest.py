@@ -45,6 +45,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_wheel(house, "smx-fake-dep", "1.0")
     build_wheel(house, "smx-fake-dep", "2.0")
     build_wheel(house, "smx-extra-dep", "1.0")
+    build_wheel(house, "requests", "2.32.0")  # ComfyUI's known fix adds it (catalog)
     # stand-ins for the CLIP build requirements ("setuptools<81", "wheel"): the CLIP clone in
     # the tests builds with its own in-tree backend, so these only have to be installable
     build_wheel(house, "setuptools", "80.0.0", {"setuptools/__init__.py": "FAKE = True\n"})

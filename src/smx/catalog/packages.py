@@ -351,6 +351,14 @@ PACKAGES: dict[str, CatalogPackage] = {
         # main.py: --quick-test-for-ci loads every node (so every import) and sets up the server,
         # then exits 0 (comfy/cli_args.py); --cpu so it runs on a machine without a GPU.
         smoke_check=("main.py", "--quick-test-for-ci", "--cpu"),
+        known_fixes=(
+            # app/frontend_management.py imports requests, which requirements.txt does not
+            # list: it used to arrive through transformers -> huggingface-hub, whose 1.x
+            # releases switched to httpx. Seen when smx installed v0.3.64 on 2026-11-26
+            # (the smoke check: "No module named 'requests'").
+            KnownFix(why="requests is imported but not a listed requirement",
+                     extra_requirements=("requests",)),
+        ),
     ),
     "fooocus": CatalogPackage(
         name="fooocus",

@@ -250,7 +250,12 @@ def _change(doc: Any, name: str, fields: dict[str, Any] | None) -> None:
         return
     if name not in packages:
         table = tomlkit.table()
+        for key in ("source", "git", "ref", "backend", "python"):
+            if fields.get(key) is not None:
+                table[key] = fields[key]
+        table.add(tomlkit.nl())  # a blank line before whatever table follows
         packages[name] = table
+        return
     table = packages[name]
     for key in ("source", "git", "ref", "backend", "python"):
         value = fields.get(key)

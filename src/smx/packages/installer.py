@@ -89,12 +89,12 @@ def package_env(layout: EnvLayout, name: str, catalog: CatalogPackage) -> dict[s
     pip-installs, and the known fixes' variables. The launcher sets the same."""
     env: dict[str, str] = {}
     for repo in catalog.extra_repos:
-        env[repo.url_env] = repo.url
+        env[repo.url_env] = os.environ.get(repo.url_env) or repo.url
     pins = _pins(layout.package_dir(name), catalog)
     for archive in catalog.pip_archives:
         git_url, commit = _archive_source(archive, pins)
         clone = archive_clone_dir(layout, git_url, commit)
-        if clone.is_dir():
+        if clone.is_dir() and not os.environ.get(archive.url_env):  # the user's choice wins
             env[archive.url_env] = str(clone)
     for fix in catalog.known_fixes:
         env.update(dict(fix.env))
@@ -419,6 +419,12 @@ class PackageInstaller:
         for archive in catalog.pip_archives:
             if _venv_has_module(venv, archive.module):
                 continue
+            chosen = os.environ.get(archive.url_env)
+            if chosen and github_archive(chosen) is None:
+                # the user points the UI at their own package: its installer installs that
+                self.reporter.info(f"{target.name}: {archive.url_env} is set; leaving "
+                                   f"{archive.module} to the web UI's installer")
+                continue
             git_url, commit = _archive_source(archive, pins)
             clone = archive_clone_dir(self.layout, git_url, commit)
             with self.reporter.task(f"{target.name}: {archive.module} from git @ {commit[:12]}"):
@@ -532,7 +538,15 @@ def choose_interpreter(target: Target, locked_python: str | None = None) -> Any:
 
 
 def _pins(pkg_dir: Path, catalog: CatalogPackage) -> dict[str, str]:
-    return read_env_defaults(pkg_dir / catalog.pins_file) if catalog.pins_file else {}
+    """The UI's pins: its file's defaults, overridden by the same environment variables the UI
+    itself reads (``BLIP_COMMIT_HASH=…`` in webui-user.sh works for smx too)."""
+    if not catalog.pins_file:
+        return {}
+    pins = read_env_defaults(pkg_dir / catalog.pins_file)
+    for name in pins:
+        if os.environ.get(name):
+            pins[name] = os.environ[name]
+    return pins
 
 
 def _archive_source(archive: Any, pins: dict[str, str]) -> tuple[str, str]:
