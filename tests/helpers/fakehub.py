@@ -23,6 +23,7 @@ HTML instead of JSON.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -38,9 +39,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import pytest
+
 FIXTURES = Path(__file__).resolve().parents[1] / "models" / "fixtures"
 _SIGNING_KEY = b"fakehub"
 BROWSER_WORDS = ("mozilla", "chrome", "safari", "firefox", "opera", "edge")
+
+
+@pytest.fixture
+def fakehub(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A started hub with smx pointed at it (endpoints, instant retries); stopped afterwards.
+    Other test folders get it with ``from helpers.fakehub import fakehub`` in a conftest."""
+    with FakeHub() as hub:
+        for key, value in hub.env().items():
+            monkeypatch.setenv(key, value)
+        yield hub
 
 
 def load_fixture(relative: str) -> Any:
@@ -94,7 +107,8 @@ class Fault:
     reset / truncate: send ``after`` body bytes, then an RST / a clean close.
     corrupt: serve the right length with one byte flipped (wrong bytes).
     html: answer 503 with a Cloudflare-style HTML page.
-    stall: sleep ``seconds`` before answering.
+    stall: sleep ``seconds`` before answering (before the headers, or after ``after`` body
+    bytes when ``after`` is set).
     Applies to requests on ``origin`` whose path contains ``path`` (any when None),
     ``times`` times (None = until removed).
     """
@@ -474,7 +488,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         fault = self.hub.take_fault(self.server.origin, self.rec.path)
         self.fault = fault
-        if fault is not None and fault.kind == "stall":
+        if fault is not None and fault.kind == "stall" and not fault.after:
             time.sleep(fault.seconds)
             self.fault = None
         elif fault is not None and fault.kind == "status":
@@ -512,6 +526,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_body(self, body: bytes) -> None:
         fault = self.fault
+        if fault is not None and fault.kind == "stall":  # a body that stops flowing a while
+            self.wfile.write(body[:fault.after])
+            self.rec.sent += fault.after
+            time.sleep(fault.seconds)
+            with contextlib.suppress(OSError):
+                self.wfile.write(body[fault.after:])
+                self.rec.sent += len(body) - fault.after
+            return
         if fault is not None and fault.kind in ("reset", "truncate"):
             body = body[:fault.after]
         throttle = self.hub.throttle_bps if self.server.origin == "cdn" else None

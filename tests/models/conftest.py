@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.fakehub import FakeHub
+from helpers.fakehub import FakeHub, fakehub  # noqa: F401 - the shared fixture
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,13 +18,10 @@ else:  # pragma: no cover
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+def hub(fakehub: FakeHub) -> Iterator[FakeHub]:  # noqa: F811 - the short name in this folder
     """A fresh hub per test; SMX_CIVITAI_ENDPOINT / HF_ENDPOINT point at it, retries are
     instant (SMX_RETRY_WAIT_SCALE)."""
-    with FakeHub() as running:
-        for key, value in running.env().items():
-            monkeypatch.setenv(key, value)
-        yield running
+    yield fakehub
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import resource
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -197,18 +197,20 @@ def test_not_enough_free_disk_is_refused_before_downloading(hub: FakeHub, env_di
     assert hub.requests_to("cdn") == []
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
 def test_disk_full_mid_download_keeps_the_partial_for_resume(hub: FakeHub, env_dir: Path,
                                                              smx_process) -> None:
     """A real out-of-space error (EFBIG from RLIMIT_FSIZE) in a real smx process."""
     data = safetensors_bytes(6 * MiB, seed=3)
     hub.civitai_publish(261336, 597138, data, name="v5.0.0")
 
+    import resource
+
     def small_disk() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (3 * MiB, 3 * MiB))
 
     import subprocess
-    import sys
 
     before = snapshot(env_dir)
     proc = subprocess.run([sys.executable, "-m", "smx", "--env", str(env_dir), "model", "pull",
@@ -225,3 +227,35 @@ def test_disk_full_mid_download_keeps_the_partial_for_resume(hub: FakeHub, env_d
                        env=hub.env())
     assert done.returncode == 0, done.stderr
     assert hub.bytes_sent("cdn") <= 3 * MiB + 64 * 1024
+
+
+def test_wrong_bytes_from_the_cdn_are_refused_and_nothing_changes(published, hub: FakeHub,
+                                                                  env_dir: Path, smx) -> None:
+    published()
+    before = snapshot(env_dir)
+    hub.fault("cdn", "corrupt", times=None)
+    result = pull(smx, env_dir, "civitai:261336")
+    assert result.exit_code == 4
+    assert "SHA-256 mismatch (expected" in result.stderr and "nothing was placed" in result.stderr
+    assert snapshot(env_dir) == before
+    assert not [p for p in (env_dir / "Data/Models").rglob("*") if p.is_file()]
+    assert not list((env_dir / "Data/Cache/downloads").iterdir())
+
+
+def test_endpoints_can_come_from_smx_toml(published, hub: FakeHub, env_dir: Path, smx,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    published()
+    monkeypatch.delenv("SMX_CIVITAI_ENDPOINT")
+    manifest = env_dir / "smx.toml"
+    manifest.write_text(manifest.read_text() + f'\n[sources]\ncivitai = "{hub.api_url}"\n')
+    result = pull(smx, env_dir, "civitai:261336")
+    assert result.exit_code == 0, result.output
+    assert hub.requests_to("api")
+
+
+def test_a_bad_endpoint_setting_is_one_line(env_dir: Path, smx,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", "hf-mirror.example")
+    result = pull(smx, env_dir, "hf:a/b/mm_c.ckpt")
+    assert result.exit_code == 2
+    assert "HF_ENDPOINT: 'hf-mirror.example' is not an http(s) URL" in result.stderr

@@ -242,3 +242,16 @@ def test_by_default_a_fast_first_connection_stays_alone(hub: FakeHub, tmp_path: 
     start = int(rest.removeprefix("bytes=").split("-")[0])
     assert rest.endswith(f"-{len(data) - 1}") and len(data) - start > 2 * 4 * MiB
     assert len(pieces) <= 5  # the ones taken before it was clear one stream is enough
+
+
+def test_a_stalled_body_times_out_and_resumes(hub: FakeHub, blob, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    url, data = blob
+    monkeypatch.setenv("SMX_HTTP_TIMEOUT", "0.3")
+    hub.fault("cdn", "stall", after=MiB, seconds=1.5)
+    reporter = RecordingReporter()
+    got = fetch(url, data, tmp_path, reporter=reporter)
+    assert got.path.read_bytes() == data
+    assert any("connection dropped at" in m for m in reporter.infos)
+    resumed_at = int(hub.requests_to("cdn")[1].headers["range"][6:].split("-")[0])
+    assert 0 < resumed_at <= MiB  # from what had arrived, give or take the slice in flight

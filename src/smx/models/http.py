@@ -249,13 +249,21 @@ def _proxy_for(origin: Origin) -> str | None:
     return urllib.request.getproxies().get(origin.scheme)
 
 
+def _timeout_from_env() -> float:
+    """Seconds a connect or a read may stall before it counts as a failure (SMX_HTTP_TIMEOUT)."""
+    try:
+        return max(0.05, float(os.environ.get("SMX_HTTP_TIMEOUT", "60")))
+    except ValueError:
+        return 60.0
+
+
 @dataclass
 class HttpClient:
     """Shared by the API calls of every source and by all download connections."""
 
     credentials: Credentials = field(default_factory=Credentials)
     retry: RetryPolicy = field(default_factory=RetryPolicy.from_env)
-    timeout_s: float = 60.0
+    timeout_s: float = field(default_factory=_timeout_from_env)
     # Told about each pause before a retry ("rate limited by …; retrying in 4 s").
     on_retry: Callable[[str], None] | None = None
     _pool: _Pool = field(default_factory=_Pool, init=False, repr=False)
