@@ -1,0 +1,413 @@
+"""`smx ext add/list/update/remove/enable/disable`: extensions and custom nodes of a package.
+
+Each mutating command is "edit ``[packages.P.extensions]`` in smx.toml, then sync that entry",
+in a transaction (a failure puts smx.toml and smx.lock back byte for byte) under the
+environment's process lock; smx.toml is written only once the work is done (packages/pending.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from smx.cli.complete import complete_extension, complete_package
+
+if TYPE_CHECKING:
+    from smx.cli.output import Output
+    from smx.environment.env import Env
+    from smx.environment.manifest import PackageSpec
+
+ext_app = typer.Typer(help="Extensions (A1111/Forge) and custom nodes (ComfyUI) of a web UI.",
+                      no_args_is_help=True)
+
+_PACKAGE_HELP = "The package (name in smx.toml); may be left out when the env has one."
+
+
+@ext_app.command("add")
+def add(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="A git URL, or a known name: animatediff, "
+                                 "controlnet, deforum (resolved for the package's kind)."),
+    package: str | None = typer.Option(None, "--package", "-p", help=_PACKAGE_HELP,
+                                       autocompletion=complete_package),
+    ref: str | None = typer.Option(None, "--ref", help="Tag, branch or commit (default: the "
+                                   "repository's default branch, pinned in smx.lock)."),
+    name: str | None = typer.Option(None, "--name", help="Its name in smx.toml (default: the "
+                                    "known name, or the repository's name)."),
+    allow_unsafe_pickle: bool = typer.Option(
+        False, "--allow-unsafe-pickle",
+        help="Also set unsafe-pickle-ok = true under launch in smx.toml: smx launch then "
+             "passes the web UI's "
+             "--disable-safe-unpickle (needed by SDXL motion modules such as "
+             "mm_sdxl_v10_beta.ckpt)."),
+) -> None:
+    """Add an extension to a web UI, pinned, with its requirements installed.
+
+    Clones it into the package's extension folder (A1111/Forge extensions/, ComfyUI
+    custom_nodes/), pins the commit in smx.lock, installs its Python requirements into the
+    package's venv the way the web UI does (install.py; ComfyUI: requirements.txt then
+    install.py), and points it at the shared models. All or nothing.
+
+    Examples:
+      smx ext add animatediff --package a1111
+      smx ext add https://github.com/Mikubill/sd-webui-controlnet --ref 56cec5b
+    """
+    from smx.catalog.extensions import KNOWN_EXTENSIONS
+    from smx.cli.state import locked_env, out
+    from smx.environment.manifest import NAME_RE, ExtensionSpec
+    from smx.errors import UsageError
+    from smx.extensions.targets import looks_like_git_url, repo_folder, resolve
+    from smx.redact import redact
+
+    output = out(ctx)
+    is_url = looks_like_git_url(source)
+    if not is_url and source not in KNOWN_EXTENSIONS:
+        raise UsageError(f"{source!r} is neither a git URL nor a known extension",
+                         hint=f"known: {', '.join(KNOWN_EXTENSIONS)}; or give the repository "
+                              "URL (https://github.com/OWNER/REPO)", code="extension.unknown")
+    key = name or (repo_folder(source) if is_url else source)
+    if not NAME_RE.match(key):
+        raise UsageError(f"invalid extension name {key!r}",
+                         hint="letters, digits, '.', '_' and '-' (at most 64); choose one with "
+                              "--name")
+    with locked_env(ctx) as env:
+        pkg = _package(env, package)
+        if key in pkg.extensions:
+            raise UsageError(f"{key!r} is already an extension of {pkg.name} in smx.toml",
+                             hint=f"update it with `smx ext update {key}`, or add another copy "
+                                  "with --name", code="extension.exists")
+        target = resolve(pkg, ExtensionSpec(name=key, git=source if is_url else None, ref=ref))
+        if target.builtin:
+            note = target.variant.note if target.variant else ""
+            output.success(f"nothing to add: {note or 'it is built into ' + pkg.name}")
+            return
+        for other, spec in pkg.extensions.items():
+            other_target = resolve(pkg, spec)
+            if not other_target.builtin and other_target.folder == target.folder:
+                raise UsageError(f"{pkg.name} already has {target.folder} (as {other!r})",
+                                 code="extension.exists")
+        assert target.git_url is not None
+        output.warn(f"{redact(target.git_url)} is third-party code: it runs with your user's "
+                    "rights (its install script now, and inside the web UI)")
+        fields: dict[str, Any] = {"git": target.git_url, "ref": ref}
+
+        def change(doc: Any) -> None:
+            _set_entry(doc, pkg.name, key, fields)
+            if allow_unsafe_pickle:
+                from smx.environment.manifest import table_for
+
+                table_for(doc, "launch")["unsafe-pickle-ok"] = True
+
+        _sync(env, output, {(pkg.name, key)}, change)
+        locked = env.lock.packages[pkg.name].extensions[key]
+        where = _show(target.enabled_dir(env.layout))
+    output.success(f"added {key} to {pkg.name}: {where} @ {locked.commit[:12]}")
+    if allow_unsafe_pickle:
+        flag = target.catalog.unsafe_pickle_flag
+        output.warn(f"[launch] unsafe-pickle-ok = true: smx launch passes {flag} and "
+                    f"{target.catalog.title} loads pickle files without its own check"
+                    if flag else f"{target.catalog.title} has no pickle check to turn off")
+
+
+@ext_app.command("list")
+def list_extensions(
+    ctx: typer.Context,
+    package: str | None = typer.Option(None, "--package", "-p", help="Only this package.",
+                                       autocompletion=complete_package),
+    check: bool = typer.Option(False, "--check", help="Ask each remote whether its ref moved "
+                               "(git ls-remote; the only option that uses the network)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+) -> None:
+    """List the extensions of the environment's packages.
+
+    Name, package, repository, commit, enabled, state; with --check, whether an update is
+    available.
+
+    Example: smx ext list --check
+    """
+    from smx.cli.state import open_env, out
+    from smx.extensions.listing import rows
+
+    output = out(ctx, json_out)
+    env = open_env(ctx)
+    if package is not None:
+        _package(env, package)
+    found = rows(env, package=package, check=check)
+    if output.json_mode:
+        output.emit_json("ext list", {"extensions": found})
+        return
+    if not found:
+        output.print("no extensions yet; add one with: smx ext add animatediff")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    columns = ["name", "package", "repository", "commit", "enabled", "state"]
+    if check:
+        columns.append("update")
+    for column in columns:
+        table.add_column(column)
+    for r in found:
+        cells = [r["name"], r["package"], _short(r["git"]) if r["git"] else "(built in)",
+                 (r["commit"] or "-")[:12], "yes" if r["enabled"] else "no", r["state"]]
+        if check:
+            avail = r["update_available"]
+            cells.append("-" if avail is None else (
+                f"yes ({(r['remote_commit'] or '')[:12]})" if avail else "no"))
+        table.add_row(*cells)
+    output.table(table)
+
+
+@ext_app.command("update")
+def update(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="Extension name (default: all).",
+                                      autocompletion=complete_extension),
+    package: str | None = typer.Option(None, "--package", "-p", help=_PACKAGE_HELP,
+                                       autocompletion=complete_package),
+    ref: str | None = typer.Option(None, "--ref", help="Move to this tag, branch or commit "
+                                   "(written to smx.toml)."),
+) -> None:
+    """Update extensions to what their ref names now, or one of them to --ref.
+
+    Requirements run again; a failure puts the previous commit and venv back.
+
+    Example: smx ext update animatediff --ref v2.0.1
+    """
+    from smx.cli.state import locked_env, out
+    from smx.errors import UsageError
+
+    output = out(ctx)
+    if ref is not None and name is None:
+        raise UsageError("--ref needs an extension name", hint="smx ext update NAME --ref REF")
+    with locked_env(ctx) as env:
+        pairs = _pairs(env, name, package)
+        if not pairs:
+            output.success("no extensions to update")
+            return
+        before = {p: _locked_commit(env, *p) for p in pairs}
+
+        def change(doc: Any) -> None:
+            if ref is not None:
+                (pname, ename), = pairs
+                _set_entry(doc, pname, ename, {"ref": ref})
+
+        from smx.extensions.executor import UPGRADE
+
+        _sync(env, output, set(pairs), change, extra={UPGRADE: set(pairs)})
+        for pname, ename in pairs:
+            after = _locked_commit(env, pname, ename)
+            old = before[(pname, ename)]
+            if after is None:
+                continue
+            if old != after:
+                output.success(f"updated {ename} ({pname}): {(old or '-')[:12]} -> "
+                               f"{after[:12]}")
+            else:
+                output.success(f"{ename} ({pname}) is up to date ({after[:12]})")
+
+
+@ext_app.command("remove")
+def remove(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Extension name in smx.toml.",
+                               autocompletion=complete_extension),
+    package: str | None = typer.Option(None, "--package", "-p", help=_PACKAGE_HELP,
+                                       autocompletion=complete_package),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Remove an extension: its folder, its smx.toml entry and its lock entry.
+
+    Python packages it installed stay in the package's venv; models in Data/Models are never
+    touched.
+
+    Example: smx ext remove deforum --yes
+    """
+    import sys
+
+    from smx.cli.state import locked_env, out
+    from smx.errors import UsageError
+
+    output = out(ctx)
+    with locked_env(ctx) as env:
+        (pname, ename), = _pairs(env, name, package, allow_locked=True)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"removing {ename} deletes its folder in {pname}; confirm "
+                                 "with --yes", hint=f"smx ext remove {ename} --yes")
+            if not typer.confirm(f"Delete the extension {ename} of {pname}?"):
+                raise typer.Exit(1)
+
+        def change(doc: Any) -> None:
+            _set_entry(doc, pname, ename, None)
+
+        _sync(env, output, {(pname, ename)}, change)
+    output.success(f"removed {ename} from {pname} (Python packages it installed stay in the "
+                   "venv)")
+
+
+@ext_app.command("enable")
+def enable(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Extension name in smx.toml.",
+                               autocompletion=complete_extension),
+    package: str | None = typer.Option(None, "--package", "-p", help=_PACKAGE_HELP,
+                                       autocompletion=complete_package),
+) -> None:
+    """Let the web UI load a disabled extension again.
+
+    A1111/Forge: removed from config.json disabled_extensions; ComfyUI: the .disabled suffix
+    is taken off its folder.
+
+    Example: smx ext enable deforum
+    """
+    _toggle(ctx, name, package, True)
+
+
+@ext_app.command("disable")
+def disable(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Extension name in smx.toml.",
+                               autocompletion=complete_extension),
+    package: str | None = typer.Option(None, "--package", "-p", help=_PACKAGE_HELP,
+                                       autocompletion=complete_package),
+) -> None:
+    """Keep an extension installed but have the web UI skip it.
+
+    The web UI's own way: A1111/Forge list it in config.json disabled_extensions; ComfyUI
+    skips folders named NAME.disabled.
+
+    Example: smx ext disable deforum
+    """
+    _toggle(ctx, name, package, False)
+
+
+def _toggle(ctx: typer.Context, name: str, package: str | None, enabled: bool) -> None:
+    from smx.cli.state import locked_env, out
+
+    output = out(ctx)
+    with locked_env(ctx) as env:
+        (pname, ename), = _pairs(env, name, package)
+
+        def change(doc: Any) -> None:
+            _set_entry(doc, pname, ename, {"enabled": None if enabled else False},
+                       drop_none=True)
+
+        _sync(env, output, {(pname, ename)}, change)
+    output.success(f"{ename} is {'enabled' if enabled else 'disabled'} in {pname}")
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def _package(env: Env, name: str | None) -> PackageSpec:
+    from smx.errors import NotFound, UsageError
+
+    packages = env.manifest.packages
+    if name is not None:
+        if name not in packages:
+            known = ", ".join(packages) or "none"
+            raise NotFound(f"no package {name!r} in smx.toml (packages: {known})",
+                           hint="install it first: smx install " + name,
+                           code="extension.unknown_package")
+        return packages[name]
+    if len(packages) == 1:
+        return next(iter(packages.values()))
+    if not packages:
+        raise NotFound("smx.toml lists no packages to add extensions to",
+                       hint="install one first, e.g. `smx install a1111`",
+                       code="extension.no_package")
+    raise UsageError(f"smx.toml has {len(packages)} packages: {', '.join(packages)}",
+                     hint=f"name one with --package {next(iter(packages))}",
+                     code="extension.which_package")
+
+
+def _pairs(env: Env, name: str | None, package: str | None, *, allow_locked: bool = False
+           ) -> list[tuple[str, str]]:
+    """The (package, extension) entries a command acts on."""
+    from smx.errors import NotFound, UsageError
+
+    if package is not None:
+        _package(env, package)
+    pairs = []
+    for pname, spec in env.manifest.packages.items():
+        if package is not None and pname != package:
+            continue
+        names = set(spec.extensions)
+        locked = env.lock.packages.get(pname)
+        if allow_locked and locked is not None:
+            names |= set(locked.extensions)
+        pairs += [(pname, e) for e in sorted(names) if name is None or e == name]
+    if name is None:
+        return pairs
+    if not pairs:
+        where = f" of {package}" if package else ""
+        raise NotFound(f"no extension {name!r}{where} in smx.toml",
+                       hint="see `smx ext list`", code="extension.not_found")
+    if len(pairs) > 1:
+        raise UsageError(f"{name!r} is an extension of {', '.join(p for p, _ in pairs)}",
+                         hint=f"name the package: --package {pairs[0][0]}",
+                         code="extension.which_package")
+    return pairs
+
+
+def _locked_commit(env: Env, package: str, name: str) -> str | None:
+    pkg = env.lock.packages.get(package)
+    locked = pkg.extensions.get(name) if pkg else None
+    return locked.commit if locked else None
+
+
+def _set_entry(doc: Any, package: str, name: str, fields: dict[str, Any] | None, *,
+               drop_none: bool = False) -> None:
+    """Add, change (``fields``; None values skipped, or with ``drop_none`` deleted) or delete
+    (``fields`` None) ``[packages.P.extensions] NAME = {…}``."""
+    from smx.environment.manifest import inline, table_for
+
+    table = table_for(doc, "packages", package, "extensions")
+    if fields is None:
+        if name in table:
+            del table[name]
+        return
+    if name not in table:
+        table[name] = inline(fields)
+        return
+    entry = table[name]
+    for key, value in fields.items():
+        if value is not None:
+            entry[key] = value
+        elif drop_none and key in entry:
+            del entry[key]
+
+
+def _sync(env: Env, output: Output, pairs: set[tuple[str, str]], change: Any, *,
+          extra: dict[str, Any] | None = None) -> None:
+    """Edit smx.toml (written by the step that finishes the work), then sync those entries;
+    all or nothing."""
+    from smx.extensions.executor import ONLY
+    from smx.packages.pending import PENDING_KEY, PendingManifest
+    from smx.sync import SyncOptions
+    from smx.sync import sync as run_sync
+    from smx.transaction import env_transaction
+
+    with env_transaction(env):
+        pending = PendingManifest.prepare(env, change)
+        options = SyncOptions(areas={"extension"},
+                              extra={PENDING_KEY: pending, ONLY: pairs, **(extra or {})})
+        run_sync(env, options, output.reporter())
+        pending.write()
+
+
+def _short(url: str) -> str:
+    from smx.redact import redact
+
+    text = redact(url).removesuffix(".git")
+    return text.split("github.com/", 1)[1] if "github.com/" in text else text
+
+
+def _show(path: Any) -> str:
+    from smx.packages.runner import show_path
+
+    return show_path(path)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ext_app, name="ext")

@@ -1,0 +1,223 @@
+"""The extensions part of `smx sync`: runs after the packages, before the models.
+
+Planning is cheap and offline (smx.toml, smx.lock, .git files and A1111's config.json are read;
+nothing is spawned): a sync with nothing to do touches no network. Only ``--upgrade`` asks the
+remote what a ref names now, and only for the extensions being upgraded.
+
+Per ``[packages.P.extensions.NAME]`` of a package in smx.toml:
+- built into the package (Forge's ControlNet) -> nothing to do;
+- no lock entry -> install (resolving the ref);
+- lock entry for another URL or ref -> update;
+- the package has no finished install (it is installed, repaired or reinstalled in this sync,
+  maybe with a new venv), or the checkout is missing / at another commit -> install at the locked
+  commit (repair; requirements again);
+- enabled in smx.toml but not on disk (or the other way) -> enable / disable;
+- its model folders are not (or no longer) wired to the store -> wire (smx.extensions.models);
+- upgrade requested (``extra[UPGRADE]``, or ``upgrade`` = everything) and the ref names
+  another commit now -> update;
+- ``frozen``: the locked commit; a missing or disagreeing lock entry is an error.
+A lock entry that left smx.toml is removed (``prune``).
+
+``options.extra[ONLY]`` = {(package, extension)} restricts the plan to those entries (what
+`smx ext add/update/…` sync), since extension names repeat across packages; ``[UPGRADE]`` names
+the entries to move to what their ref names now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from smx.environment.lock import LockedExtension
+from smx.errors import ConfigError
+from smx.extensions import models as ext_models
+from smx.extensions import toggle
+from smx.extensions.installer import ExtensionInstaller
+from smx.extensions.targets import ExtTarget, repo_folder, resolve
+from smx.packages import git
+from smx.packages.installer import is_installed
+from smx.sync import Step, SyncContext
+
+ONLY = "extensions.only"  # set of (package, extension) pairs
+UPGRADE = "extensions.upgrade"  # set of (package, extension) pairs to move to their ref's head
+OUTCOMES = "extensions.outcomes"  # (package, extension) -> what happened, for the command
+_NOTICE_SHOWN = "extensions.pickle_notice_shown"
+
+
+class ExtensionExecutor:
+    def plan(self, ctx: SyncContext) -> list[Step]:
+        env, options = ctx.env, ctx.options
+        only: set[tuple[str, str]] | None = options.extra.get(ONLY)
+        steps: list[Step] = []
+        for pname, pkg in env.manifest.packages.items():
+            if options.only is not None and pname not in options.only and not any(
+                    e in options.only for e in pkg.extensions):
+                continue
+            locked_pkg = env.lock.packages.get(pname)
+            locked_exts = locked_pkg.extensions if locked_pkg else {}
+            for ename, spec in pkg.extensions.items():
+                if only is not None and (pname, ename) not in only:
+                    continue
+                target = resolve(pkg, spec)
+                step = self._plan_one(ctx, target, locked_exts.get(ename),
+                                      is_installed(env.layout, locked_pkg))
+                if step is not None:
+                    steps.append(step)
+            if options.prune and not options.frozen and locked_pkg is not None:
+                for ename in sorted(set(locked_exts) - set(pkg.extensions)):
+                    if only is not None and (pname, ename) not in only:
+                        continue
+                    gone = locked_exts[ename]
+                    steps.append(Step("extension", ename, "remove",
+                                      f"no longer in smx.toml: delete {pkg.name}'s "
+                                      f"{_folder_of(gone)}", run=_remove(pname, ename, gone),
+                                      package=pname))
+        self._pickle_notice(ctx)
+        return steps
+
+    def _plan_one(self, ctx: SyncContext, target: ExtTarget, locked: LockedExtension | None,
+                  package_ready: bool) -> Step | None:
+        options, layout = ctx.options, ctx.env.layout
+        if target.builtin:
+            return None
+        name, pname = target.name, target.package
+        same = locked is not None and locked.git == target.locked_git and \
+            locked.ref == target.ref
+        where = f"{pname}/{target.catalog.extensions_dir}/{target.folder}"
+        if options.frozen and (locked is None or not same):
+            what = "has no entry" if locked is None else "disagrees with smx.toml"
+            raise ConfigError(f"smx.lock {what} for extension {name!r} of {pname}",
+                              hint="run `smx sync` (without --frozen) to update smx.lock, "
+                                   "then commit both files")
+        if locked is None:
+            return Step("extension", name, "install",
+                        f"{target.locked_git} @ {target.want_ref} -> {where}",
+                        run=_install(target), package=pname)
+        if not same and not options.frozen:
+            return Step("extension", name, "update",
+                        f"{locked.ref or locked.commit[:12]} -> {target.want_ref}",
+                        run=_update(target), package=pname)
+        present = target.present_dir(layout)
+        if not package_ready or present is None or git.head_commit(present) != locked.commit:
+            why = "the package is (re)installed" if not package_ready else "repair"
+            return Step("extension", name, "install", f"{locked.commit[:12]} ({why})",
+                        run=_install(target, commit=locked.commit), package=pname)
+        # `smx ext update` names pairs; an unscoped upgrade of everything includes extensions
+        wants = not options.frozen and ((pname, name) in options.extra.get(UPGRADE, ())
+                                        or options.upgrade == set())
+        if wants:
+            assert target.git_url is not None
+            resolved = git.resolve(target.git_url, target.want_ref, cwd=present)
+            if resolved.commit is None or resolved.commit != locked.commit:
+                return Step("extension", name, "update",
+                            f"{target.want_ref}: {locked.commit[:12]} -> "
+                            f"{(resolved.commit or target.want_ref)[:12]}",
+                            run=_update(target), package=pname)
+        if toggle.is_enabled(layout, target) != target.spec.enabled or \
+                locked.enabled != target.spec.enabled:
+            action = "enable" if target.spec.enabled else "disable"
+            return Step("extension", name, action, where, run=_toggle(target), package=pname)
+        work = ext_models.pending(layout, target.catalog, layout.package_dir(pname),
+                                  target.enabled_dir(layout), target.variant)
+        if work is not None:
+            return Step("extension", name, "wire", f"{where}: {work}", run=_wire(target),
+                        package=pname)
+        return None
+
+    def _pickle_notice(self, ctx: SyncContext) -> None:
+        """Say once per sync when a listed model needs the A1111 pickle check off (the user
+        opts in with [launch] unsafe-pickle-ok)."""
+        if ctx.options.extra.get(_NOTICE_SHOWN):
+            return
+        from smx.catalog.packages import get_package
+        from smx.extensions.models import pickle_notice
+
+        for pkg in ctx.env.manifest.packages.values():
+            if not any("animatediff" in (e.name + (e.git or "")).lower()
+                       for e in pkg.extensions.values()):
+                continue
+            note = pickle_notice(ctx.env.layout, get_package(pkg.source),
+                                 opted_in=ctx.env.manifest.launch.unsafe_pickle_ok)
+            if note:
+                ctx.reporter.warn(note)
+                ctx.options.extra[_NOTICE_SHOWN] = True
+                return
+
+
+def _folder_of(locked: LockedExtension) -> str:
+    try:
+        return repo_folder(locked.git)
+    except Exception:
+        return locked.name
+
+
+def _outcome(ctx: SyncContext, target: ExtTarget, action: str) -> None:
+    ctx.options.extra.setdefault(OUTCOMES, {})[(target.package, target.name)] = action
+
+
+def _install(target: ExtTarget, *, commit: str | None = None) -> Callable[[SyncContext], None]:
+    def run(ctx: SyncContext) -> None:
+        ExtensionInstaller(ctx.env, ctx.reporter).install(target, commit=commit)
+        _write_pending(ctx)
+        _outcome(ctx, target, "installed")
+
+    return run
+
+
+def _update(target: ExtTarget) -> Callable[[SyncContext], None]:
+    def run(ctx: SyncContext) -> None:
+        pkg = ctx.env.lock.packages.get(target.package)
+        locked = pkg.extensions.get(target.name) if pkg else None
+        installer = ExtensionInstaller(ctx.env, ctx.reporter)
+        if locked is None:
+            installer.install(target)
+        else:
+            installer.update(target, locked)
+        _write_pending(ctx)
+        _outcome(ctx, target, "updated")
+
+    return run
+
+
+def _toggle(target: ExtTarget) -> Callable[[SyncContext], None]:
+    def run(ctx: SyncContext) -> None:
+        toggle.set_enabled(ctx.env.layout, target, target.spec.enabled)
+        pkg = ctx.env.lock.packages.get(target.package)
+        if pkg is not None and target.name in pkg.extensions:
+            pkg.extensions[target.name].enabled = target.spec.enabled
+        _write_pending(ctx)
+        _outcome(ctx, target, "enabled" if target.spec.enabled else "disabled")
+
+    return run
+
+
+def _wire(target: ExtTarget) -> Callable[[SyncContext], None]:
+    def run(ctx: SyncContext) -> None:
+        layout = ctx.env.layout
+        for message in ext_models.apply(layout, target.catalog,
+                                        layout.package_dir(target.package),
+                                        target.enabled_dir(layout), target.variant):
+            ctx.reporter.info(f"{target.name}: {message}")
+        _outcome(ctx, target, "wired")
+
+    return run
+
+
+def _remove(package: str, name: str, locked: LockedExtension) -> Callable[[SyncContext], None]:
+    def run(ctx: SyncContext) -> None:
+        from smx.catalog.packages import get_package
+
+        _write_pending(ctx)  # a removal: smx.toml first, so a kill -9 cannot resurrect it
+        spec = ctx.env.manifest.packages.get(package)
+        style = get_package(spec.source).extension_style if spec else "a1111"
+        ExtensionInstaller(ctx.env, ctx.reporter).remove(package, name, _folder_of(locked),
+                                                         style)
+        ctx.options.extra.setdefault(OUTCOMES, {})[(package, name)] = "removed"
+
+    return run
+
+
+def _write_pending(ctx: SyncContext) -> None:
+    from smx.packages.pending import write_pending
+
+    write_pending(ctx.options.extra)
+

@@ -1,0 +1,380 @@
+"""Add, update and remove one extension of an installed package: all or nothing.
+
+install: (checks that need no network) -> clone into ``Data/.smx/extensions/`` -> check it is an
+extension of the package's kind -> move it into the package's extension folder -> install its
+Python requirements into the package's venv, the way the web UI (or ComfyUI-Manager) would ->
+wire its model folders to the store -> enable/disable -> record in smx.lock.
+
+Requirements, as each UI does it itself, so its first launch installs nothing:
+
+- A1111/Forge (modules/launch_utils.py run_extension_installer): ``<venv python>
+  <ext>/install.py`` with ``PYTHONPATH`` = the web UI folder (install.py scripts ``import
+  launch`` and call ``launch.run_pip``), run from the web UI folder (the web UI's own working
+  folder: ``run()`` passes no cwd). A1111 installs nothing else (no requirements.txt).
+- ComfyUI (ComfyUI-Manager execute_install_script): ``pip install -r requirements.txt``, then
+  ``<venv python> install.py``, both in the node's folder.
+
+Every pip run of an extension is constrained to the torch the package has (smx.lock freeze), so
+a node pack's requirements cannot swap the package's torch build. Before anything is installed
+the venv is copied with hard links (instant); a failure puts it back and removes the new folder,
+so the package is as it was. smx.lock records the extension only when all of it worked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from smx.environment.env import Env
+from smx.environment.layout import EnvLayout
+from smx.environment.lock import LockedExtension, LockedPackage
+from smx.errors import AuthRequired, InstallError, NotFound, SmxError, UsageError
+from smx.extensions import models as ext_models
+from smx.extensions import toggle
+from smx.extensions.shape import check_shape, unmet_comfyui_requirement
+from smx.extensions.targets import ExtTarget
+from smx.packages import git
+from smx.packages.installer import _link_or_copy, _rmtree, is_installed, package_env
+from smx.packages.runner import StepLog, child_env, run_logged, show_path
+from smx.packages.venv import Installer, Venv, choose_installer, installed_distributions
+from smx.redact import redact
+from smx.reporter import NullReporter, Reporter
+
+THIRD_PARTY_NOTICE = ("{what} is third-party code: it runs with your user's rights, in the "
+                      "web UI and in its install script")
+_TORCH_FAMILY = ("torch", "torchvision", "torchaudio", "xformers")
+
+
+def staging_dir(layout: EnvLayout, package: str, folder: str) -> Path:
+    """Where a new extension is cloned before it may enter the package. Not under the
+    extension folder: A1111 and ComfyUI load every folder there, hidden ones too."""
+    return layout.state / "extensions" / package / folder
+
+
+def trash_dir(layout: EnvLayout, package: str, folder: str) -> Path:
+    return layout.state / "extensions" / package / f"{folder}.removing"
+
+
+@dataclass
+class ExtensionInstaller:
+    env: Env
+    reporter: Reporter = field(default_factory=NullReporter)
+    installer: Installer | None = None
+
+    @property
+    def layout(self) -> EnvLayout:
+        return self.env.layout
+
+    # -- install ---------------------------------------------------------------------------
+    def install(self, target: ExtTarget, *, commit: str | None = None) -> LockedExtension:
+        """Clone (or reuse) the extension at ``commit`` or its ref, install its requirements,
+        wire its models, and record it."""
+        layout = self.layout
+        pkg_locked = self._package(target)
+        checkout = layout.package_dir(target.package)
+        assert target.git_url is not None
+        self._check_needs(target, checkout)
+        recover_venv(layout, target.package)
+        wanted = commit or target.want_ref
+        present = target.present_dir(layout)
+        created = False
+        label = f"{target.package}/{target.folder}"
+        if present is not None:
+            self._check_same_repo(target, present)
+            with self.reporter.task(f"{label}: check out {wanted[:12]}"):
+                head = self._checkout(target, present, wanted, force=False)
+        else:
+            staging = staging_dir(layout, target.package, target.folder)
+            try:
+                with self.reporter.task(f"{label}: clone {_short(target.git_url)} @ "
+                                        f"{wanted[:12] if commit else wanted}"):
+                    head = self._checkout(target, staging, wanted, force=True)
+                check_shape(staging, target.catalog.extension_style, target.catalog.title,
+                            redact(target.git_url))
+            except BaseException:
+                _rmtree_quiet(staging)
+                raise
+            present = target.enabled_dir(layout)
+            present.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging, present)
+            created = True
+        try:
+            changed = self._requirements(target, present, pkg_locked)
+        except BaseException:
+            if created:
+                _rmtree_quiet(present)
+            raise
+        self._after(target, present)
+        return self._record(target, head, pkg_locked, changed)
+
+    # -- update ----------------------------------------------------------------------------
+    def update(self, target: ExtTarget, locked: LockedExtension) -> LockedExtension:
+        """Move to what the ref names now; requirements again; any failure puts the previous
+        commit and venv back."""
+        layout = self.layout
+        pkg_locked = self._package(target)
+        present = target.present_dir(layout)
+        if present is None or git.git_dir(present) is None:
+            return self.install(target)
+        assert target.git_url is not None
+        if git.is_dirty(present):
+            files = git.changed_files(present)
+            raise InstallError(
+                f"{target.name} has local edits in {show_path(present)} ({', '.join(files)}); "
+                "not updating",
+                hint=f"keep them with `git -C {show_path(present)} stash`, or drop them with "
+                     f"`git -C {show_path(present)} checkout -- .`; then run the command again",
+                code="extension.dirty")
+        recover_venv(layout, target.package)
+        with self.reporter.task(f"{target.package}/{target.folder}: update to "
+                                f"{target.want_ref}"):
+            head = self._checkout(target, present, target.want_ref, force=False)
+        try:
+            changed = False
+            if head != locked.commit:
+                changed = self._requirements(target, present, pkg_locked)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                git.checkout(present, target.git_url, locked.commit, force=True)
+            raise
+        self._after(target, present)
+        return self._record(target, head, pkg_locked, changed)
+
+    # -- remove ----------------------------------------------------------------------------
+    def remove(self, package: str, name: str, folder: str, style: str) -> Path | None:
+        """Delete the extension's folder (renamed aside first) and its lock entry; A1111: drop
+        it from config.json's disabled list. Packages it pip-installed stay in the venv."""
+        layout = self.layout
+        base = layout.package_dir(package)
+        from smx.catalog.packages import get_package
+
+        catalog = get_package(self.env.lock.packages[package].source) \
+            if package in self.env.lock.packages else None
+        ext_base = base / (catalog.extensions_dir if catalog else "extensions")
+        removed = None
+        for path in (ext_base / folder, ext_base / f"{folder}.disabled"):
+            if path.is_symlink():
+                path.unlink()
+                removed = path
+            elif path.exists():
+                trash = trash_dir(layout, package, folder)
+                _rmtree_quiet(trash)
+                trash.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, trash)
+                _rmtree_quiet(trash)
+                removed = path
+        if style == "a1111" and (base / toggle.SETTINGS_FILE).is_file():
+
+            def drop(data: dict[str, object]) -> None:
+                listed = data.get("disabled_extensions")
+                if isinstance(listed, list) and folder in listed:
+                    data["disabled_extensions"] = [x for x in listed if x != folder]
+
+            with contextlib.suppress(SmxError):
+                toggle.update_settings(base, drop)
+        pkg = self.env.lock.packages.get(package)
+        if pkg is not None:
+            pkg.extensions.pop(name, None)
+        return removed
+
+    # -- pieces ----------------------------------------------------------------------------
+    def _package(self, target: ExtTarget) -> LockedPackage:
+        locked = self.env.lock.packages.get(target.package)
+        if locked is None or not is_installed(self.layout, locked):
+            raise InstallError(f"{target.package} is not installed, so {target.name} cannot be "
+                               "added to it yet",
+                               hint=f"run `smx sync` (or `smx install "
+                                    f"{target.catalog.name}`) first",
+                               code="extension.package_missing")
+        return locked
+
+    def _check_needs(self, target: ExtTarget, checkout: Path) -> None:
+        variant = target.variant
+        if variant is None or not variant.needs:
+            return
+        missing = [p for p in variant.needs if not (checkout / p).exists()]
+        if missing:
+            title = target.known.title if target.known else target.name
+            raise UsageError(
+                f"{title} for {target.catalog.title} ({_short(target.git_url or '')}) would "
+                f"not load in {target.package}: {variant.needs_why} (this checkout has no "
+                f"{', '.join(missing)})",
+                hint="nothing was added; use a web UI it supports (e.g. ComfyUI with "
+                     "AnimateDiff-Evolved, or A1111), or give --ref/--git for a version that "
+                     "fits", code="extension.incompatible")
+
+    def _check_same_repo(self, target: ExtTarget, present: Path) -> None:
+        from smx.catalog.extensions import normalize_git_url
+
+        where = show_path(present)
+        if git.git_dir(present) is None:
+            raise UsageError(f"{where} already exists and is not a git checkout",
+                             hint="move it away (or remove it) and run the command again",
+                             code="extension.exists")
+        origin = git.origin_url(present) or ""
+        if normalize_git_url(origin) != normalize_git_url(target.git_url or ""):
+            raise UsageError(f"{where} already exists, cloned from {redact(origin)}",
+                             hint="remove it first, or add the one already there by its URL",
+                             code="extension.exists")
+
+    def _checkout(self, target: ExtTarget, path: Path, ref: str, *, force: bool) -> str:
+        assert target.git_url is not None
+        try:
+            return git.checkout(path, target.git_url, ref, reporter=self.reporter,
+                                label=target.folder, force=force)
+        except AuthRequired as exc:
+            raise AuthRequired(f"{redact(target.git_url)} needs credentials (git asked for a "
+                               "user name or password; smx does not let git prompt)",
+                               hint="check the URL; for a private repository set up a git "
+                                    "credential helper or use a URL you can read",
+                               code="extension.needs_credentials") from exc
+        except NotFound as exc:
+            if exc.code == "git.repo_not_found":
+                raise NotFound(f"{redact(target.git_url)} is not a git repository (or does not "
+                               "exist)", hint="check the URL (and any url.*.insteadOf in your "
+                                              "git config)",
+                               code="extension.not_a_repo") from exc
+            raise
+
+    def _requirements(self, target: ExtTarget, ext_dir: Path, pkg_locked: LockedPackage
+                      ) -> bool:
+        """Install what the extension needs, the web UI's way. True when anything ran."""
+        style = target.catalog.extension_style
+        install_py = ext_dir / "install.py"
+        requirements = ext_dir / "requirements.txt"
+        runs_requirements = style == "comfyui" and requirements.is_file()
+        if not install_py.is_file() and not runs_requirements:
+            return False
+        layout = self.layout
+        checkout = layout.package_dir(target.package)
+        venv = Venv(layout.venv_dir(target.package))
+        constraints = self._constraints(target, pkg_locked)
+        log = StepLog.create(layout.logs, f"{target.package}-{target.folder}", "requirements")
+        snapshot = snapshot_venv(venv, self.reporter, target.package)
+        label = f"{target.package}/{target.folder}"
+        try:
+            if runs_requirements:
+                installer = self.installer or choose_installer()
+                with self.reporter.task(f"{label}: requirements.txt") as task:
+                    installer.install(venv, ["-r", "requirements.txt", "-c", str(constraints)],
+                                      log=log, cwd=ext_dir, task=task,
+                                      what=f"installing the requirements of {target.name}")
+            if install_py.is_file():
+                extra = {"PIP_CONSTRAINT": _joined(os.environ.get("PIP_CONSTRAINT"),
+                                                   str(constraints))}
+                if style == "a1111":
+                    extra.update(package_env(layout, target.package, target.catalog))
+                    extra["PYTHONPATH"] = os.path.abspath(checkout)
+                    argv = [venv.python, os.path.abspath(install_py)]
+                    cwd = checkout
+                else:
+                    argv, cwd = [venv.python, "install.py"], ext_dir
+                with self.reporter.task(f"{label}: install.py") as task:
+                    run_logged(argv, log=log, cwd=cwd, env=child_env(extra, venv=venv.path),
+                               task=task, what=f"{target.name}'s install.py")
+        except BaseException as exc:
+            log.note(f"\nFAILED: {type(exc).__name__}: {exc}; putting the venv back")
+            restore_venv(venv, snapshot)
+            raise
+        drop_snapshot(snapshot)
+        return True
+
+    def _constraints(self, target: ExtTarget, pkg_locked: LockedPackage) -> Path:
+        pins = [line for line in pkg_locked.freeze
+                if line.split("==")[0].split(" @ ")[0].strip().lower() in _TORCH_FAMILY
+                and "==" in line]
+        fixes = [c for fix in target.catalog.known_fixes for c in fix.constraints]
+        path = self.layout.state / "extensions" / f"{target.package}.constraints.txt"
+        from smx.fsutil import atomic_write_text
+
+        atomic_write_text(path, "# smx: an extension may not replace the package's torch\n"
+                          + "".join(f"{line}\n" for line in [*pins, *fixes]))
+        return path
+
+    def _after(self, target: ExtTarget, present: Path) -> None:
+        layout = self.layout
+        checkout = layout.package_dir(target.package)
+        if target.catalog.extension_style == "comfyui":
+            problem = unmet_comfyui_requirement(present, checkout)
+            if problem:
+                self.reporter.warn(f"{target.name} may not load in {target.package}: {problem}; "
+                                   f"update the package (`smx update {target.package} --ref "
+                                   f"…`) or pin an older {target.name} with --ref")
+        for message in ext_models.apply(layout, target.catalog, checkout,
+                                        target.enabled_dir(layout), target.variant):
+            self.reporter.info(f"{target.name}: {message}")
+        toggle.set_enabled(layout, target, target.spec.enabled)
+
+    def _record(self, target: ExtTarget, head: str, pkg_locked: LockedPackage,
+                venv_changed: bool) -> LockedExtension:
+        if venv_changed:
+            with self.reporter.task(f"{target.package}: record in smx.lock"):
+                pkg_locked.freeze = installed_distributions(
+                    Venv(self.layout.venv_dir(target.package)))
+        locked = LockedExtension(name=target.name, git=target.locked_git, commit=head,
+                                 ref=target.ref, enabled=target.spec.enabled)
+        pkg_locked.extensions[target.name] = locked
+        return locked
+
+
+# --- the venv safety net (same file names as smx.packages.installer, so either recovers) -------
+def snapshot_venv(venv: Venv, reporter: Reporter, name: str) -> Path | None:
+    """A hard-link copy of the venv: pip and uv replace files rather than rewrite them, so the
+    copy keeps the old contents at no extra space."""
+    if not venv.exists():
+        return None
+    final = venv.path.parent / "venv.smx-prev"
+    partial = venv.path.parent / "venv.smx-prev.partial"
+    for stale in (final, partial):
+        _rmtree_quiet(stale)
+    with reporter.task(f"{name}: keep the current venv for a rollback"):
+        shutil.copytree(venv.path, partial, symlinks=True, copy_function=_link_or_copy)
+        os.replace(partial, final)
+    return final
+
+
+def restore_venv(venv: Venv, snapshot: Path | None) -> None:
+    if snapshot is None or not snapshot.is_dir():
+        return
+    _rmtree_quiet(venv.path)
+    os.replace(snapshot, venv.path)
+
+
+def drop_snapshot(snapshot: Path | None) -> None:
+    if snapshot is not None:
+        _rmtree_quiet(snapshot)
+
+
+def recover_venv(layout: EnvLayout, package: str) -> None:
+    """After a kill -9 during requirements: the venv may be half-changed; the copy is whole."""
+    pkg_dir = layout.package_dir(package)
+    _rmtree_quiet(pkg_dir / "venv.smx-prev.partial")
+    snapshot = pkg_dir / "venv.smx-prev"
+    if snapshot.is_dir():
+        restore_venv(Venv(layout.venv_dir(package)), snapshot)
+
+
+def leftover_staging(layout: EnvLayout) -> list[Path]:
+    root = layout.state / "extensions"
+    if not root.is_dir():
+        return []
+    return [p for pkg in root.iterdir() if pkg.is_dir() for p in pkg.iterdir() if p.is_dir()]
+
+
+def _rmtree_quiet(path: Path) -> None:
+    if path.is_symlink():
+        path.unlink()
+    elif path.exists():
+        _rmtree(path)
+
+
+def _joined(existing: str | None, value: str) -> str:
+    return f"{existing} {value}" if existing else value
+
+
+def _short(url: str) -> str:
+    text = redact(url).removesuffix(".git")
+    return text.split("github.com/", 1)[1] if "github.com/" in text else text

@@ -1,0 +1,355 @@
+"""Installed test packages and extension repositories for `smx ext`.
+
+- The packages are small stand-ins built to the installed-state contract of `smx install` (a
+  git checkout at the locked commit in Data/Packages/<name>/, a real venv with pip in
+  Data/Packages/<name>/venv, smx.toml and smx.lock entries), reached through their catalog
+  URLs with git ``insteadOf`` mappings. The fake A1111 has A1111's ``launch.is_installed`` and
+  ``launch.run_pip`` (modules/launch_utils.py), which extension install.py scripts call.
+- The extensions are real git repositories shaped like the real ones, mapped from their real
+  GitHub URLs: an A1111 extension with scripts/, an install.py that pip-installs a local wheel,
+  and a model/ folder; a ControlNet-like one whose preload.py adds --controlnet-dir; a ComfyUI
+  node pack with requirements.txt and install.py.
+- pip and uv see only a wheel folder the session builds (no index).
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import platform
+import shutil
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from helpers.gitrepo import GitRepo, git, map_url
+from helpers.wheels import build_wheel
+from smx.catalog.packages import PACKAGES
+from smx.environment import lock as lockfile
+from smx.environment.lock import LockedPackage
+from smx.environment.manifest import edit, table_for
+
+ANIMATEDIFF_URL = "https://github.com/continue-revolution/sd-webui-animatediff"
+CONTROLNET_URL = "https://github.com/Mikubill/sd-webui-controlnet"
+ADE_URL = "https://github.com/Kosinkadink/ComfyUI-AnimateDiff-Evolved"
+NODES_URL = "https://github.com/someone/ComfyUI-some-nodes"  # a node pack at an unknown URL
+NOT_A_REPO_URL = "https://github.com/someone/not-a-repo"
+
+_LAUNCH_UTILS = '''\
+import importlib.util
+import subprocess
+import sys
+
+python = sys.executable
+
+
+def is_installed(package):
+    return importlib.util.find_spec(package) is not None
+
+
+def run_pip(command, desc=None, live=False):
+    # A1111 modules/launch_utils.py: `"{python}" -m pip {command} --prefer-binary`
+    if desc:
+        print("Installing " + desc)
+    subprocess.run(f'"{python}" -m pip {command} --prefer-binary', shell=True, check=True)
+'''
+
+_LAUNCH = '''\
+from modules import launch_utils
+
+is_installed = launch_utils.is_installed
+run_pip = launch_utils.run_pip
+
+if __name__ == "__main__":
+    print("Running on local URL:  http://127.0.0.1:7860")
+'''
+
+# install.py of the fake A1111 extension: like the real ones, it imports the web UI's launch
+# module and installs what is missing; it also records how it was started.
+_A1111_INSTALL = '''\
+import json
+import os
+import sys
+
+import launch
+
+with open(os.path.join(os.path.dirname(__file__), "install-ran.json"), "w") as handle:
+    json.dump({"cwd": os.getcwd(), "pythonpath": os.environ.get("PYTHONPATH", ""),
+               "python": sys.executable}, handle)
+if not launch.is_installed("smx_ext_dep"):
+    launch.run_pip("install smx-ext-dep==1.0", "smx-ext-dep")
+'''
+
+_NODE_INSTALL = '''\
+import os
+
+with open("install-ran.txt", "w") as handle:
+    handle.write(os.getcwd())
+'''
+
+
+@pytest.fixture(scope="session")
+def ext_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    house = tmp_path_factory.mktemp("ext-wheelhouse")
+    build_wheel(house, "smx-ext-dep", "1.0")
+    build_wheel(house, "smx-ext-dep", "2.0")
+    build_wheel(house, "smx-node-dep", "1.0")
+    build_wheel(house, "smx-wants-old-torch", "1.0", requires=["torch==2.0.0"])
+    for name, version in (("torch", "2.0.0"), ("torch", "2.1.2")):
+        build_wheel(house, name, version, {"torch/__init__.py": f"__version__ = {version!r}\n"})
+    return house
+
+
+@pytest.fixture(autouse=True)
+def offline_pip(ext_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory,
+                monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip and uv see only the test wheel folder: no index, no machine config."""
+    caches = tmp_path_factory.getbasetemp() / "ext-installer-caches"
+    for var in list(os.environ):
+        if var.startswith(("PIP_", "UV_")):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(ext_wheelhouse))
+    monkeypatch.setenv("PIP_CACHE_DIR", str(caches / "pip"))
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    monkeypatch.setenv("UV_NO_CONFIG", "1")
+    monkeypatch.setenv("UV_CACHE_DIR", str(caches / "uv"))
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
+    monkeypatch.setenv("SMX_INSTALLER", "uv")
+
+
+@pytest.fixture(scope="session")
+def template_venv(tmp_path_factory: pytest.TempPathFactory, ext_wheelhouse: Path) -> Path:
+    """One real venv (with pip, and the fake torch 2.1.2), copied into each test package."""
+    import subprocess
+
+    from smx.packages.venv import create_venv
+    from smx.system.pythons import find_interpreters, pick
+
+    chosen = pick(find_interpreters(), ">=3.10,<3.12", "3.10")
+    if chosen is None:
+        pytest.skip("no Python 3.10/3.11 on this machine for an A1111-style venv")
+    path = tmp_path_factory.mktemp("ext-venv") / "venv"
+    venv = create_venv(path, chosen.path)
+    subprocess.run([str(venv.python), "-m", "pip", "install", "-q", "--no-index",
+                    "--find-links", str(ext_wheelhouse), "torch==2.1.2"], check=True,
+                   env={**os.environ, "PIP_CONFIG_FILE": os.devnull})
+    return path
+
+
+def _a1111_files() -> dict[str, str]:
+    return {"launch.py": _LAUNCH, "modules/__init__.py": "",
+            "modules/launch_utils.py": _LAUNCH_UTILS, "webui.py": "",
+            ".gitignore": "/venv/\n/config.json\n/extensions/\n"}
+
+
+def _comfyui_files() -> dict[str, str]:
+    return {"main.py": "print('To see the GUI go to: http://127.0.0.1:8188')\n",
+            "comfyui_version.py": '__version__ = "0.3.64"\n', "nodes.py": "",
+            ".gitignore": "/venv/\n/custom_nodes/\n"}
+
+
+@pytest.fixture(scope="session")
+def repo_templates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ext-repos")
+    GitRepo.create(root / "a1111", _a1111_files(), message="fake A1111")
+    GitRepo.create(root / "forge", _a1111_files(), message="fake Forge (no ldm_patched)")
+    GitRepo.create(root / "comfyui", _comfyui_files(), message="fake ComfyUI 0.3.64")
+    GitRepo.create(root / "sd-webui-animatediff", {
+        "scripts/animatediff.py": "# the extension's script\n",
+        "install.py": _A1111_INSTALL,
+        "model/.gitkeep": "",
+        ".gitignore": "model/*.*\n!model/.gitkeep\n/install-ran.json\n",
+        "README.md": "AnimateDiff for the web UI\n"}, message="v1")
+    GitRepo.create(root / "sd-webui-controlnet", {
+        "scripts/controlnet.py": "# ControlNet\n",
+        "preload.py": "def preload(parser):\n    parser.add_argument('--controlnet-dir')\n",
+        "install.py": "import launch\n",
+        "models/.gitkeep": ""}, message="controlnet")
+    GitRepo.create(root / "ComfyUI-AnimateDiff-Evolved", {
+        "__init__.py": "NODE_CLASS_MAPPINGS = {}\nNODE_DISPLAY_NAME_MAPPINGS = {}\n",
+        "requirements.txt": "smx-node-dep\n",
+        "install.py": _NODE_INSTALL,
+        "pyproject.toml": '[project]\nname = "ade"\n\n[tool.comfy]\n'
+                          'requires-comfyui = ">=0.3.68"\n',
+        ".gitignore": "/install-ran.txt\n"}, message="nodes")
+    GitRepo.create(root / "ComfyUI-some-nodes", {
+        "__init__.py": "NODE_CLASS_MAPPINGS = {'X': object}\n"}, message="nodes")
+    (root / "not-a-repo").mkdir()
+    (root / "not-a-repo" / "README.md").write_text("just a folder\n")
+    return root
+
+
+@dataclass
+class Repos:
+    root: Path
+
+    def repo(self, name: str) -> GitRepo:
+        return GitRepo(self.root / name)
+
+
+def _map(real: str, local: Path) -> None:
+    """Both spellings users type (with and without .git); git picks the longest match."""
+    map_url(real + ".git", local)
+    map_url(real, local)
+
+
+@pytest.fixture
+def repos(repo_templates: Path, tmp_path: Path) -> Repos:
+    """This test's own copies (tests add commits), mapped from the real URLs."""
+    root = tmp_path / "upstream"
+    shutil.copytree(repo_templates, root, symlinks=True)
+    for name, url in (("sd-webui-animatediff", ANIMATEDIFF_URL),
+                      ("sd-webui-controlnet", CONTROLNET_URL),
+                      ("ComfyUI-AnimateDiff-Evolved", ADE_URL),
+                      ("ComfyUI-some-nodes", NODES_URL),
+                      ("not-a-repo", NOT_A_REPO_URL)):
+        _map(url, root / name)
+    for source in ("a1111", "forge", "comfyui"):
+        map_url(PACKAGES[source].git, root / source)
+    return Repos(root)
+
+
+@dataclass
+class Installed:
+    env: Path
+    name: str
+    source: str
+    commit: str
+
+    @property
+    def checkout(self) -> Path:
+        return self.env / "Data" / "Packages" / self.name
+
+    @property
+    def python(self) -> Path:
+        return self.checkout / "venv" / "bin" / "python"
+
+    def ext_dir(self, folder: str) -> Path:
+        return self.checkout / PACKAGES[self.source].extensions_dir / folder
+
+
+InstallPackage = Callable[..., Installed]
+
+
+@pytest.fixture
+def install_package(repos: Repos, template_venv: Path) -> InstallPackage:
+    """Put an installed package of catalog kind ``source`` into ``env`` as ``name``."""
+
+    def install(env: Path, source: str, name: str | None = None) -> Installed:
+        name = name or source
+        repo = repos.repo(source)
+        checkout = env / "Data" / "Packages" / name
+        checkout.parent.mkdir(parents=True, exist_ok=True)
+        git("clone", "-q", repo.url, str(checkout))
+        git("checkout", "-q", "--detach", repo.head, cwd=checkout)
+        git("remote", "set-url", "origin", PACKAGES[source].git, cwd=checkout)
+        shutil.copytree(template_venv, checkout / "venv", symlinks=True)
+        with open(checkout / "venv" / "pyvenv.cfg", encoding="utf-8") as handle:
+            version = next((line.split("=", 1)[1].strip() for line in handle
+                            if line.startswith("version")), platform.python_version())
+
+        def add(doc: object) -> None:
+            table = table_for(doc, "packages", name)
+            table["source"] = source
+            table["ref"] = repo.head
+
+        edit(env / "smx.toml", add)
+        lock = lockfile.load(env / "smx.lock")
+        lock.packages[name] = LockedPackage(
+            name=name, source=source, git=PACKAGES[source].git, commit=repo.head,
+            ref=repo.head, python=".".join(version.split(".")[:3]), backend="cpu",
+            freeze=["torch==2.1.2"])
+        lockfile.save(env / "smx.lock", lock)
+        return Installed(env, name, source, repo.head)
+
+    return install
+
+
+@pytest.fixture
+def a1111(env_dir: Path, install_package: InstallPackage) -> Installed:
+    return install_package(env_dir, "a1111")
+
+
+@pytest.fixture
+def comfyui(env_dir: Path, install_package: InstallPackage) -> Installed:
+    return install_package(env_dir, "comfyui")
+
+
+def venv_has(python: Path, module: str) -> bool:
+    import subprocess
+
+    code = f"import importlib.util, sys; sys.exit(0 if importlib.util.find_spec({module!r}) " \
+           "else 1)"
+    return subprocess.run([str(python), "-c", code], capture_output=True).returncode == 0
+
+
+def state_of(env: Path) -> dict[str, object]:
+    """Everything a failed command must leave as it was."""
+    files = {name: (env / name).read_bytes() if (env / name).exists() else None
+             for name in ("smx.toml", "smx.lock")}
+    packages = env / "Data" / "Packages"
+    listing = sorted(str(p.relative_to(env)) for p in packages.rglob("*")
+                     if "venv" not in p.relative_to(packages).parts[1:2]
+                     and ".git" not in p.parts)
+    venvs = sorted(str(p.relative_to(env)) for p in packages.glob("*/venv/lib/*/site-packages/*"))
+    staging = env / "Data" / ".smx" / "extensions"
+    leftovers = sorted(str(p) for p in staging.rglob("*") if p.is_dir()) \
+        if staging.is_dir() else []
+    return {"files": files, "packages": listing, "venvs": venvs, "staging": leftovers}
+
+
+# --- "did this spawn anything?" -------------------------------------------------------------
+_SPAWNED: list[list[str]] | None = None
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if _SPAWNED is not None and event in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
+        _SPAWNED.append([str(a) for a in args[:2]])
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture
+def spawned() -> Iterator[list[list[str]]]:
+    global _SPAWNED
+    _SPAWNED = []
+    try:
+        yield _SPAWNED
+    finally:
+        _SPAWNED = None
+
+
+# --- a git server that wants a password -------------------------------------------------------
+@pytest.fixture
+def private_repo_url() -> Iterator[str]:
+    """A real URL whose (loopback) server answers 401 Basic to every git request, like a
+    private GitHub repository: git then asks for a user name."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="private"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    real = "https://github.com/someone/private-extension"
+    local = f"http://127.0.0.1:{server.server_address[1]}/private-extension"
+    git("config", "--global", "--add", f"url.{local}.insteadOf", real)
+    try:
+        yield real
+    finally:
+        server.shutdown()
+        server.server_close()
