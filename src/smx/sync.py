@@ -21,6 +21,7 @@ from smx.reporter import NullReporter, Reporter
 # "module:attribute" so nothing is imported before a sync needs it.
 EXECUTORS: list[str] = [
     "smx.packages.executor:PackageExecutor",  # first: extensions and models need the package
+    "smx.extensions.executor:ExtensionExecutor",  # into the package's venv and folder
     "smx.models.executor:ModelExecutor",
 ]
 

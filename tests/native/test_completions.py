@@ -118,7 +118,8 @@ printf 'catalog:%s\\n' "${{COMPREPLY[@]}}"
 """
     done = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], cwd=named_env,
                           env=smx_on_path, capture_output=True, text=True, timeout=60)
-    assert done.stdout.split() == ["cmd:export", "pkg:forge-main", "catalog:comfyui"], (
+    assert done.stdout.split() == ["cmd:export", "cmd:ext", "pkg:forge-main",
+                                   "catalog:comfyui"], (
         done.stderr)
 
 

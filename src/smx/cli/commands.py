@@ -42,14 +42,12 @@ def register(app: typer.Typer) -> None:
 
     completion_cmd.register(app)
 
+    from smx.cli import ext as ext_cmds
+
+    ext_cmds.register(app)
+
     # Commands still to be built: hidden, and honest about it.
     for name in ("lock", "status"):
         app.command(name, hidden=True, context_settings={"allow_extra_args": True,
                                                          "ignore_unknown_options": True}
                     )(_not_available(name))
-    for group in ("ext",):
-        sub = typer.Typer(hidden=True)
-        sub.callback(invoke_without_command=True,
-                     context_settings={"allow_extra_args": True,
-                                       "ignore_unknown_options": True})(_not_available(group))
-        app.add_typer(sub, name=group, hidden=True)

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from smx.environment.env import Env
     from smx.environment.manifest import PackageSpec
 
-ext_app = typer.Typer(help="Extensions (A1111/Forge) and custom nodes (ComfyUI) of a web UI.",
+ext_app = typer.Typer(help="Extensions (A1111/Forge) and custom nodes (ComfyUI) of a web UI: "
+                           "add, list, update, remove, enable, disable.\n\n"
+                           "Example: smx ext add animatediff --package a1111",
                       no_args_is_help=True)
 
 _PACKAGE_HELP = "The package (name in smx.toml); may be left out when the env has one."

@@ -39,7 +39,10 @@ FOOOCUS_CONFIG = "config.txt"
 # Fooocus modules/config.py (v2.5.5) reads these two as lists, every other path_* as one folder.
 _FOOOCUS_LIST_KEYS = ("path_checkpoints", "path_loras")
 
-CONTRIBUTORS: list[str] = ["smx.launch.wiring:shared_model_folders"]
+CONTRIBUTORS: list[str] = [
+    "smx.launch.wiring:shared_model_folders",
+    "smx.extensions.models:extension_models",  # extension settings/links, pickle notice
+]
 
 
 @dataclass(frozen=True)
