@@ -275,6 +275,16 @@ def _torch_facts(freeze: list[str]) -> tuple[list[str], str | None]:
     return lines, backend
 
 
+def _clone_folder(url: str) -> str | None:
+    from smx.errors import SmxError
+    from smx.extensions.targets import repo_folder
+
+    try:
+        return repo_folder(url)
+    except SmxError:
+        return None
+
+
 def _extensions(checkout: Path, source: str, root: Path, skipped: list[Skipped]
                 ) -> list[AdoptedExtension]:
     from smx.catalog.packages import PACKAGES
@@ -308,6 +318,13 @@ def _extensions(checkout: Path, source: str, root: Path, skipped: list[Skipped]
             continue
         if not _NAME_RE.match(entry.name):
             skipped.append(Skipped(rel, "folder name is not usable as an smx name"))
+            continue
+        expected = _clone_folder(url)
+        if expected != entry.name:
+            # smx finds an extension in the folder `git clone URL` makes (as A1111's and
+            # ComfyUI-Manager's installers do); any other name would be cloned again.
+            skipped.append(Skipped(rel, f"its folder is not named after its repository "
+                                        f"({expected}); rename it and adopt again"))
             continue
         found.append(AdoptedExtension(entry.name, _strip_credentials(url), commit,
                                       _ref_at_head(entry, None),
@@ -468,7 +485,8 @@ def _write(env: Env, result: AdoptResult) -> None:
             if pkg.extensions:
                 exts = tomlkit.table()
                 for ext in pkg.extensions:
-                    exts[ext.name] = inline({"git": ext.git,
+                    # ref as the lock records it: sync sees smx.toml and smx.lock agree
+                    exts[ext.name] = inline({"git": ext.git, "ref": ext.ref,
                                              "enabled": None if ext.enabled else False})
                 table["extensions"] = exts
             table.add(tomlkit.nl())

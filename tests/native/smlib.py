@@ -75,6 +75,9 @@ def build_sm_library(tmp_path: Path) -> SmLibrary:
     old = GitRepo.create(a1111.path / "extensions" / "old-ext", {"install.py": "\n"})
     git("remote", "add", "origin", "https://github.com/someone/old-ext", cwd=old.path)
     (a1111.path / "extensions" / "copied-by-hand").mkdir()
+    renamed = GitRepo.create(a1111.path / "extensions" / "my-deforum", {"install.py": "\n"})
+    git("remote", "add", "origin", "https://github.com/deforum-art/sd-webui-deforum",
+        cwd=renamed.path)
     _venv_with_torch(a1111.path / "venv", "2.1.2+cu121")
     lib.repos["a1111"] = a1111
 

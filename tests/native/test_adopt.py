@@ -116,6 +116,8 @@ def test_what_is_not_adopted_is_listed_with_the_reason(smx, sm_library) -> None:
     assert "rename the folder" in reasons["Data/Packages/My Forge"]
     assert "not a git checkout" in reasons[
         "Data/Packages/stable-diffusion-webui/extensions/copied-by-hand"]
+    assert "(sd-webui-deforum); rename it" in reasons[
+        "Data/Packages/stable-diffusion-webui/extensions/my-deforum"]
     assert "sub-folders" in reasons["Data/Models/Lora"]
     assert "no smx kind" in reasons["Data/Models/Karlo"]
     human = smx("init", "--adopt", str(sm_library.root / "Data"))  # Data/ itself works too
@@ -185,3 +187,7 @@ def test_after_adoption_sync_plans_nothing_for_what_is_on_disk(smx, sm_library) 
     assert ("package", "stable-diffusion-webui", "update") not in planned
     assert not [s for s in steps if s["area"] == "model"], steps
     assert {t for a, t, _ in planned if a == "package"} <= {"ComfyUI"}  # no venv/ there
+    # the A1111 extensions are at their locked commits: nothing to clone or update
+    a1111_exts = [s for s in steps if s["area"] == "extension"
+                  and s["target"] in ("sd-webui-controlnet", "old-ext")]
+    assert all(s["action"] not in ("install", "update") for s in a1111_exts), a1111_exts
