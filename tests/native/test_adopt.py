@@ -188,7 +188,9 @@ def test_after_adoption_sync_plans_nothing_for_what_is_on_disk(smx, sm_library) 
     # them); never a clone, a checkout move or a new venv
     assert all(s["action"] == "update" and "requirements" in s["detail"] for s in webui), webui
     assert not [s for s in steps if s["area"] == "model"], steps
-    assert {t for a, t, _ in planned if a == "package"} <= {"ComfyUI"}  # no venv/ there
+    comfy = [s for s in steps if s["area"] == "package" and s["target"] == "ComfyUI"]
+    assert [s["action"] for s in comfy] == ["install"]  # it has no venv/: that is made
+    assert {t for a, t, _ in planned if a == "package"} <= {"ComfyUI", "stable-diffusion-webui"}
     # the A1111 extensions are at their locked commits: nothing to clone or update
     a1111_exts = [s for s in steps if s["area"] == "extension"
                   and s["target"] in ("sd-webui-controlnet", "old-ext")]
