@@ -37,9 +37,17 @@ def doctor(
 
     output = out(ctx, json_mode=json_out)
     root, manifest, problem = _find_env(ctx)
-    report = run_doctor(DoctorInput(cwd=Path.cwd(), env_root=root, manifest=manifest,
-                                    env_problem=problem, disk_probe=probe_from_environment(),
-                                    online=online))
+    from contextlib import nullcontext
+
+    # probing interpreters (and endpoints with --online) can take seconds: a spinner on a
+    # terminal; nothing in logs and pipes, where the report follows at once
+    busy = (output.reporter().task("checking GPUs, Python interpreters, disk"
+                                   + (" and endpoints" if online else ""))
+            if output.interactive else nullcontext())
+    with busy:
+        report = run_doctor(DoctorInput(cwd=Path.cwd(), env_root=root, manifest=manifest,
+                                        env_problem=problem,
+                                        disk_probe=probe_from_environment(), online=online))
     code = 1 if report.blocked else 0
     if json_out:
         from smx.cli.doctor_json import report_to_json
