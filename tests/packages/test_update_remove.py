@@ -163,3 +163,19 @@ def test_comfyui_fake_is_installable_at_a_commit_sha(smx, pkg_env: Path, upstrea
 
     assert result.exit_code == 0, result.output
     assert _lock(pkg_env)["packages"]["comfyui"]["commit"] == sha
+
+
+def test_changed_requirements_are_reinstalled_by_sync_keeping_local_edits(
+        smx, pkg_env: Path, upstream, fast_installer: None) -> None:
+    assert smx("--env", str(pkg_env), "install", "comfyui").exit_code == 0
+    requirements = pkg_env / "Data" / "Packages" / "comfyui" / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "smx-extra-dep\n")
+
+    plan = smx("--env", str(pkg_env), "sync", "--dry-run")
+    result = smx("--env", str(pkg_env), "sync")
+
+    assert "requirements changed" in plan.output
+    assert result.exit_code == 0, result.output
+    assert "smx-extra-dep==1.0" in _lock(pkg_env)["packages"]["comfyui"]["freeze"]
+    assert "smx-extra-dep" in requirements.read_text()  # the user's edit stays
+    assert "nothing to do" in smx("--env", str(pkg_env), "sync").output

@@ -287,7 +287,15 @@ PACKAGES: dict[str, CatalogPackage] = {
         smoke_check=("-c", "from modules_forge.initialization import initialize_forge; "
                            "initialize_forge(); from modules import initialize; "
                            "initialize.imports()"),
-        known_fixes=_A1111_FIXES,
+        known_fixes=(
+            *_A1111_FIXES,
+            # extensions-builtin/soft-inpainting/scripts/soft_inpainting.py imports joblib
+            # (Forge 715c24b "Multithreading softinpainting"), which requirements_versions.txt
+            # does not list. Seen when smx installed dfdcbab and started it on 2026-11-26:
+            # "ModuleNotFoundError: No module named 'joblib'" while loading scripts.
+            KnownFix(why="the built-in soft-inpainting script imports joblib, not listed",
+                     extra_requirements=("joblib",)),
+        ),
     ),
     "comfyui": CatalogPackage(
         name="comfyui",

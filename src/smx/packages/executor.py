@@ -22,7 +22,13 @@ from collections.abc import Callable
 
 from smx.environment.lock import LockedPackage
 from smx.errors import ConfigError
-from smx.packages.installer import PackageInstaller, Target, is_installed, trash_dir
+from smx.packages.installer import (
+    PackageInstaller,
+    Target,
+    is_installed,
+    requirements_sha256,
+    trash_dir,
+)
 from smx.packages.pending import write_pending
 from smx.redact import redact
 from smx.sync import Step, SyncContext
@@ -91,6 +97,11 @@ class PackageExecutor:
                             f"{target.ref}: {locked.commit[:12]} -> "
                             f"{(resolved.commit or target.ref)[:12]}",
                             run=_update(target), package=name)
+        if requirements_sha256(layout.package_dir(name), target.catalog) \
+                != locked.requirements_sha256:
+            # a few small file reads: the catalog's fixes or the requirement files changed
+            return Step("package", name, "update", "requirements changed: re-install them",
+                        run=_refresh(target), package=name)
         return None
 
 
@@ -113,6 +124,15 @@ def _update(target: Target) -> Callable[[SyncContext], None]:
             installer.install(target)
         else:
             installer.update(target, locked)
+        write_pending(ctx.options.extra)
+
+    return run
+
+
+def _refresh(target: Target) -> Callable[[SyncContext], None]:
+    def run(ctx: SyncContext) -> None:
+        locked = ctx.env.lock.packages[target.name]
+        PackageInstaller(ctx.env, ctx.reporter).update(target, locked, move=False)
         write_pending(ctx.options.extra)
 
     return run

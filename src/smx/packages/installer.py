@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -184,7 +185,8 @@ class PackageInstaller:
         log = StepLog.create(layout.logs, name, "install")
         try:
             wanted = frozen.commit if frozen else (commit or target.ref)
-            head = self._checkout(target, wanted, force=True)
+            # --force only for a package smx never finished: a repair keeps the user's edits
+            head = self._checkout(target, wanted, force=previous is None)
             venv = self._venv(target, log, frozen.python if frozen else None)
             torch = self._torch_plan(target)
             if frozen:
@@ -192,7 +194,7 @@ class PackageInstaller:
             else:
                 self._install_torch(target, venv, torch, log)
                 self._install_requirements(target, venv, log)
-            self._finish(target, venv, log)
+            self._finish(target, venv, log, torch.backend)
             locked = self._record(target, head, venv, torch, previous)
         except BaseException as exc:
             log.note(f"\nFAILED: {type(exc).__name__}: {exc}")
@@ -201,13 +203,15 @@ class PackageInstaller:
         return locked
 
     # -- update ----------------------------------------------------------------------------
-    def update(self, target: Target, locked: LockedPackage) -> LockedPackage:
+    def update(self, target: Target, locked: LockedPackage, *, move: bool = True
+               ) -> LockedPackage:
         """Move an installed package to what ``target.ref`` names now. Refuses when tracked
         files were edited; re-runs requirements only when they changed; on any failure puts
-        the previous commit and venv back."""
+        the previous commit and venv back. ``move=False``: stay at the locked commit and only
+        re-install changed requirements (a catalog fix, or the user's own edit of them)."""
         layout, name = self.layout, target.name
         pkg_dir = layout.package_dir(name)
-        if git.is_dirty(pkg_dir):
+        if move and git.is_dirty(pkg_dir):
             files = git.changed_files(pkg_dir)
             raise InstallError(
                 f"{name} has local edits in {show_path(pkg_dir)} "
@@ -222,7 +226,7 @@ class PackageInstaller:
         log = StepLog.create(layout.logs, name, "update")
         snapshot: Path | None = None
         try:
-            head = self._checkout(target, target.ref, force=False)
+            head = self._checkout(target, target.ref, force=False) if move else locked.commit
             torch = self._torch_plan(target)
             changed = (requirements_sha256(pkg_dir, target.catalog) != locked.requirements_sha256
                        or locked.git != redact(target.git_url) or not venv.exists())
@@ -231,11 +235,11 @@ class PackageInstaller:
                 if not venv.exists():
                     venv = self._venv(target, log, None)
                 self._install_requirements(target, venv, log)
-            self._finish(target, venv, log)
+            self._finish(target, venv, log, torch.backend)
             new = self._record(target, head, venv, torch, locked)
         except BaseException as exc:
             log.note(f"\nFAILED: {type(exc).__name__}: {exc}; putting {locked.commit[:12]} back")
-            self._rollback(target, locked, snapshot)
+            self._rollback(target, locked, snapshot, checkout=move)
             raise
         if snapshot is not None:
             shutil.rmtree(snapshot, ignore_errors=True)
@@ -364,8 +368,11 @@ class PackageInstaller:
                   f"installing the locked packages of {target.name}",
                   f"locked packages ({len(frozen.freeze)}, --no-deps)")
 
-    def _finish(self, target: Target, venv: Venv, log: StepLog) -> None:
-        """What the UI's own first run would fetch, then its install step, then the check."""
+    def _finish(self, target: Target, venv: Venv, log: StepLog, backend: str) -> None:
+        """What the UI's own first run would fetch, then its install step, then the check.
+
+        On the CPU backend the smoke check gets the package's CPU flags (Forge's memory
+        manager, for one, initialises CUDA at import unless told --always-cpu)."""
         self._extra_repos(target)
         self._pip_archives(target, venv, log)
         env = child_env(package_env(self.layout, target.name, target.catalog), venv=venv.path)
@@ -373,15 +380,24 @@ class PackageInstaller:
         if target.catalog.install_step:
             with self.reporter.task(f"{target.name}: its own install step "
                                     f"({' '.join(target.catalog.install_step[:2])})") as task:
-                run_logged([venv.python, *target.catalog.install_step], log=log, cwd=pkg_dir,
-                           env=env, task=task,
-                           what=f"{target.name}'s own install step "
-                                f"({' '.join(target.catalog.install_step)})")
+                output = run_logged([venv.python, *target.catalog.install_step], log=log,
+                                    cwd=pkg_dir, env=env, task=task,
+                                    what=f"{target.name}'s own install step "
+                                         f"({' '.join(target.catalog.install_step)})")
+            missed = _not_installed(output)
+            if missed:
+                # A1111-style installers report failed optional installs and carry on (Forge's
+                # built-in preprocessors fetch wheels from GitHub releases): say so now rather
+                # than let every launch retry them silently
+                self.reporter.warn(f"{target.name}: its own installer could not install "
+                                   f"{', '.join(missed)}; the web UI starts, but features that "
+                                   f"need them will not work (details: {show_path(log.path)})")
         if target.catalog.smoke_check:
             with self.reporter.task(f"{target.name}: smoke check") as task:
                 try:
-                    run_logged([venv.python, *target.catalog.smoke_check], log=log, cwd=pkg_dir,
-                               env=env, task=task,
+                    flags = target.catalog.cpu_flags if backend == "cpu" else ()
+                    run_logged([venv.python, *target.catalog.smoke_check, *flags], log=log,
+                               cwd=pkg_dir, env=env, task=task,
                                what=f"the smoke check of {target.name} "
                                     f"({' '.join(target.catalog.smoke_check)})")
                 except SubprocessFailed as exc:
@@ -481,11 +497,13 @@ class PackageInstaller:
                 _rmtree(venv)
             os.replace(snapshot, venv)
 
-    def _rollback(self, target: Target, locked: LockedPackage, snapshot: Path | None) -> None:
+    def _rollback(self, target: Target, locked: LockedPackage, snapshot: Path | None, *,
+                  checkout: bool = True) -> None:
         pkg_dir = self.layout.package_dir(target.name)
-        with contextlib.suppress(Exception):
-            git.checkout(pkg_dir, locked.git if "***" not in locked.git else target.git_url,
-                         locked.commit, force=True)
+        if checkout:  # (update refused local edits, so --force loses nothing)
+            with contextlib.suppress(Exception):
+                git.checkout(pkg_dir, locked.git if "***" not in locked.git else target.git_url,
+                             locked.commit, force=True)
         if snapshot is not None and snapshot.is_dir():
             venv = self.layout.venv_dir(target.name)
             if venv.exists():
@@ -535,6 +553,20 @@ def choose_interpreter(target: Target, locked_python: str | None = None) -> Any:
                  f"{want}`), or point at one with --python /path/to/python{want}",
             code="python.not_found")
     return chosen  # an explicit --python outside the range is the user's call
+
+
+_COULD_NOT_INSTALL = re.compile(r"(?:Couldn't install|Failed to install|Unable to install) "
+                                r"(?:[\w ]+ requirement: )?([A-Za-z0-9_.\-]+)")
+
+
+def _not_installed(output: str) -> list[str]:
+    """Names from "Couldn't install X" lines of an A1111-style installer's output."""
+    found: list[str] = []
+    for match in _COULD_NOT_INSTALL.finditer(output):
+        name = match.group(1).rstrip(".")
+        if name not in found:
+            found.append(name)
+    return found
 
 
 def _pins(pkg_dir: Path, catalog: CatalogPackage) -> dict[str, str]:

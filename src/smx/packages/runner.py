@@ -95,7 +95,9 @@ def run_logged(argv: Sequence[str | os.PathLike[str]], *, log: StepLog, what: st
     first 2000 non-blank lines, for small commands).
     """
     args = [os.fspath(a) for a in argv]
-    log.note(f"\n$ {shlex.join(args)}" + (f"    (in {cwd})" if cwd else ""))
+    started = time.monotonic()
+    log.note(f"\n[{time.strftime('%H:%M:%S')}] $ {shlex.join(args)}"
+             + (f"    (in {cwd})" if cwd else ""))
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     captured: list[str] = []
     kwargs: dict[str, Any] = {}
@@ -128,7 +130,7 @@ def run_logged(argv: Sequence[str | os.PathLike[str]], *, log: StepLog, what: st
         _stop(proc)
         log.note("(interrupted)")
         raise
-    log.note(f"(exit {code})")
+    log.note(f"(exit {code} after {time.monotonic() - started:.1f} s)")
     if code != 0:
         raise SubprocessFailed(failure_message(what, code, list(tail)),
                                hint=f"full log: {show_path(log.path)}")
