@@ -5,7 +5,8 @@ is written from the click tree behind smx's Typer app — usage, help text, exam
 options with their defaults and environment variables — and the "Commands" entry of the nav is
 filled with them. ``<!-- smx:exit-codes -->`` in a page becomes the table of every
 ``smx.errors`` class, ``<!-- smx:model-kinds -->`` the model kinds and their store
-folders, ``<!-- smx:packages -->`` the package catalog. So the reference cannot drift from
+folders, ``<!-- smx:packages -->`` the package catalog, ``<!-- smx:json-pages -->`` the list of
+docs/json pages (also the "JSON output" nav section). So the reference cannot drift from
 the code: change a help string and the next ``mkdocs build`` shows it.
 """
 
@@ -19,7 +20,9 @@ from typing import Any
 EXIT_CODES_MARKER = "<!-- smx:exit-codes -->"
 MODEL_KINDS_MARKER = "<!-- smx:model-kinds -->"
 PACKAGES_MARKER = "<!-- smx:packages -->"
+JSON_PAGES_MARKER = "<!-- smx:json-pages -->"
 COMMANDS_NAV_TITLE = "Commands"
+JSON_NAV_TITLE = "JSON output"
 
 
 @dataclass
@@ -289,12 +292,38 @@ def render_packages() -> str:
 _PAGES: list[CommandPage] = []
 
 
+def json_nav(docs_dir: str) -> list[Any]:
+    """The envelope page, then one entry per docs/json/*.md titled by its heading: a page
+    added for a new command's --json appears without editing mkdocs.yml."""
+    from pathlib import Path
+
+    folder = Path(docs_dir) / "json"
+    entries: list[Any] = [{"The envelope": "json/index.md"}]
+    for page in sorted(folder.glob("*.md")):
+        if page.name == "index.md":
+            continue
+        first = page.read_text(encoding="utf-8").lstrip().splitlines()[0]
+        title = first.lstrip("# ").removeprefix("JSON:").replace("`", "")
+        title = title.replace(" --json", "").strip()  # "smx launch --dry-run"
+        entries.append({title or page.stem: f"json/{page.name}"})
+    return entries
+
+
+def _fill(nav: list[Any], title: str, value: list[Any]) -> None:
+    for entry in nav:
+        if isinstance(entry, dict):
+            for key, sub in entry.items():
+                if key == title:
+                    entry[key] = value
+                elif isinstance(sub, list):
+                    _fill(sub, title, value)
+
+
 def on_config(config: Any) -> Any:
     _PAGES[:] = command_pages()
     nav = config.get("nav") or []
-    for entry in nav:
-        if isinstance(entry, dict) and COMMANDS_NAV_TITLE in entry:
-            entry[COMMANDS_NAV_TITLE] = nav_entries(_PAGES)
+    _fill(nav, COMMANDS_NAV_TITLE, nav_entries(_PAGES))
+    _fill(nav, JSON_NAV_TITLE, json_nav(config["docs_dir"]))
     return config
 
 
@@ -313,4 +342,11 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
                            (PACKAGES_MARKER, render_packages)):
         if marker in markdown:
             markdown = markdown.replace(marker, render())
+    if JSON_PAGES_MARKER in markdown:
+        rows = ["| Command | Schema of `data` |", "|---|---|"]
+        for entry in json_nav(config["docs_dir"])[1:]:
+            (title, uri), = entry.items()
+            rows.append(f"| `{title} --json` | [{uri.removeprefix('json/')}]"
+                        f"({uri.removeprefix('json/')}) |")
+        markdown = markdown.replace(JSON_PAGES_MARKER, "\n".join(rows) + "\n")
     return markdown
