@@ -255,3 +255,14 @@ def test_a_stalled_body_times_out_and_resumes(hub: FakeHub, blob, tmp_path: Path
     assert any("connection dropped at" in m for m in reporter.infos)
     resumed_at = int(hub.requests_to("cdn")[1].headers["range"][6:].split("-")[0])
     assert 0 < resumed_at <= MiB  # from what had arrived, give or take the slice in flight
+
+
+def test_a_server_hiding_the_total_length_is_read_in_one_stream(hub: FakeHub, blob,
+                                                                tmp_path: Path) -> None:
+    url, data = blob
+    hub.fault("cdn", "status", status=206, body=b"\x08\x01\x00\x00",
+              headers={"Content-Range": "bytes 0-3/*"})
+    got = fetch(url, data, tmp_path, size=None)
+    assert got.path.read_bytes() == data
+    first, second = hub.requests_to("cdn")
+    assert "range" in first.headers and "range" not in second.headers

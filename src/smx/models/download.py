@@ -486,17 +486,27 @@ class Transfer:
                 response.close()
                 raise _Restart("the server answered a different byte range than asked")
             total = cr[2]
-            if state.size and total is not None and total != state.size:
+            if total is None and not state.size:
+                # "bytes a-b/*": a length the server will not say. Without it ranges cannot
+                # be planned; take the whole body in one stream instead.
+                response.close()
+                response = self.client.request(self.spec.url, what=self.spec.label,
+                                               on_redirect=self.spec.check_hops)
+                self.final_url = response.url
+                etag = _etag(response)
+                if response.status != 200:
+                    raise self._http_error(response)
+            elif state.size and total is not None and total != state.size:
                 response.close()
                 raise _Restart("the file on the server changed size")
             if state.etag and etag and etag != state.etag and state.extents.total():
                 response.close()
                 raise _Restart("the file on the server changed (new ETag)")
-            state.size = total or state.size
-            state.etag = etag
-            self._check_expected_size(state.size, response)
-            end = cr[1] + 1
-            return response, _Piece(start, end), state.size, True
+            if response.status == 206:
+                state.size = total or state.size
+                state.etag = etag
+                self._check_expected_size(state.size, response)
+                return response, _Piece(start, cr[1] + 1), state.size, True
         if response.status == 200:
             # Range ignored (or If-Range said the file changed): the body is the whole file.
             if state.extents.total():
