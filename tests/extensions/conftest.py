@@ -25,6 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from extfakes import (
+    A1111_INSTALL,
+    ADE_URL,
+    ANIMATEDIFF_URL,
+    CONTROLNET_URL,
+    NODE_INSTALL,
+    NODES_URL,
+    NOT_A_REPO_URL,
+    Installed,
+    a1111_files,
+    comfyui_files,
+)
 
 from helpers.gitrepo import GitRepo, git, map_url
 from helpers.wheels import build_wheel
@@ -32,64 +44,7 @@ from smx.catalog.packages import PACKAGES
 from smx.environment import lock as lockfile
 from smx.environment.lock import LockedPackage
 from smx.environment.manifest import edit, table_for
-
-ANIMATEDIFF_URL = "https://github.com/continue-revolution/sd-webui-animatediff"
-CONTROLNET_URL = "https://github.com/Mikubill/sd-webui-controlnet"
-ADE_URL = "https://github.com/Kosinkadink/ComfyUI-AnimateDiff-Evolved"
-NODES_URL = "https://github.com/someone/ComfyUI-some-nodes"  # a node pack at an unknown URL
-NOT_A_REPO_URL = "https://github.com/someone/not-a-repo"
-
-_LAUNCH_UTILS = '''\
-import importlib.util
-import subprocess
-import sys
-
-python = sys.executable
-
-
-def is_installed(package):
-    return importlib.util.find_spec(package) is not None
-
-
-def run_pip(command, desc=None, live=False):
-    # A1111 modules/launch_utils.py: `"{python}" -m pip {command} --prefer-binary`
-    if desc:
-        print("Installing " + desc)
-    subprocess.run(f'"{python}" -m pip {command} --prefer-binary', shell=True, check=True)
-'''
-
-_LAUNCH = '''\
-from modules import launch_utils
-
-is_installed = launch_utils.is_installed
-run_pip = launch_utils.run_pip
-
-if __name__ == "__main__":
-    print("Running on local URL:  http://127.0.0.1:7860")
-'''
-
-# install.py of the fake A1111 extension: like the real ones, it imports the web UI's launch
-# module and installs what is missing; it also records how it was started.
-_A1111_INSTALL = '''\
-import json
-import os
-import sys
-
-import launch
-
-with open(os.path.join(os.path.dirname(__file__), "install-ran.json"), "w") as handle:
-    json.dump({"cwd": os.getcwd(), "pythonpath": os.environ.get("PYTHONPATH", ""),
-               "python": sys.executable}, handle)
-if not launch.is_installed("smx_ext_dep"):
-    launch.run_pip("install smx-ext-dep==1.0", "smx-ext-dep")
-'''
-
-_NODE_INSTALL = '''\
-import os
-
-with open("install-ran.txt", "w") as handle:
-    handle.write(os.getcwd())
-'''
+from smx.packages.installer import requirements_sha256
 
 
 @pytest.fixture(scope="session")
@@ -142,27 +97,15 @@ def template_venv(tmp_path_factory: pytest.TempPathFactory, ext_wheelhouse: Path
     return path
 
 
-def _a1111_files() -> dict[str, str]:
-    return {"launch.py": _LAUNCH, "modules/__init__.py": "",
-            "modules/launch_utils.py": _LAUNCH_UTILS, "webui.py": "",
-            ".gitignore": "/venv/\n/config.json\n/extensions/\n"}
-
-
-def _comfyui_files() -> dict[str, str]:
-    return {"main.py": "print('To see the GUI go to: http://127.0.0.1:8188')\n",
-            "comfyui_version.py": '__version__ = "0.3.64"\n', "nodes.py": "",
-            ".gitignore": "/venv/\n/custom_nodes/\n"}
-
-
 @pytest.fixture(scope="session")
 def repo_templates(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ext-repos")
-    GitRepo.create(root / "a1111", _a1111_files(), message="fake A1111")
-    GitRepo.create(root / "forge", _a1111_files(), message="fake Forge (no ldm_patched)")
-    GitRepo.create(root / "comfyui", _comfyui_files(), message="fake ComfyUI 0.3.64")
+    GitRepo.create(root / "a1111", a1111_files(), message="fake A1111")
+    GitRepo.create(root / "forge", a1111_files(), message="fake Forge (no ldm_patched)")
+    GitRepo.create(root / "comfyui", comfyui_files(), message="fake ComfyUI 0.3.64")
     GitRepo.create(root / "sd-webui-animatediff", {
         "scripts/animatediff.py": "# the extension's script\n",
-        "install.py": _A1111_INSTALL,
+        "install.py": A1111_INSTALL,
         "model/.gitkeep": "",
         ".gitignore": "model/*.*\n!model/.gitkeep\n/install-ran.json\n",
         "README.md": "AnimateDiff for the web UI\n"}, message="v1")
@@ -174,7 +117,7 @@ def repo_templates(tmp_path_factory: pytest.TempPathFactory) -> Path:
     GitRepo.create(root / "ComfyUI-AnimateDiff-Evolved", {
         "__init__.py": "NODE_CLASS_MAPPINGS = {}\nNODE_DISPLAY_NAME_MAPPINGS = {}\n",
         "requirements.txt": "smx-node-dep\n",
-        "install.py": _NODE_INSTALL,
+        "install.py": NODE_INSTALL,
         "pyproject.toml": '[project]\nname = "ade"\n\n[tool.comfy]\n'
                           'requires-comfyui = ">=0.3.68"\n',
         ".gitignore": "/install-ran.txt\n"}, message="nodes")
@@ -215,25 +158,6 @@ def repos(repo_templates: Path, tmp_path: Path) -> Repos:
     return Repos(root)
 
 
-@dataclass
-class Installed:
-    env: Path
-    name: str
-    source: str
-    commit: str
-
-    @property
-    def checkout(self) -> Path:
-        return self.env / "Data" / "Packages" / self.name
-
-    @property
-    def python(self) -> Path:
-        return self.checkout / "venv" / "bin" / "python"
-
-    def ext_dir(self, folder: str) -> Path:
-        return self.checkout / PACKAGES[self.source].extensions_dir / folder
-
-
 InstallPackage = Callable[..., Installed]
 
 
@@ -264,7 +188,8 @@ def install_package(repos: Repos, template_venv: Path) -> InstallPackage:
         lock.packages[name] = LockedPackage(
             name=name, source=source, git=PACKAGES[source].git, commit=repo.head,
             ref=repo.head, python=".".join(version.split(".")[:3]), backend="cpu",
-            freeze=["torch==2.1.2"])
+            freeze=["torch==2.1.2"],
+            requirements_sha256=requirements_sha256(checkout, PACKAGES[source]))
         lockfile.save(env / "smx.lock", lock)
         return Installed(env, name, source, repo.head)
 
@@ -279,29 +204,6 @@ def a1111(env_dir: Path, install_package: InstallPackage) -> Installed:
 @pytest.fixture
 def comfyui(env_dir: Path, install_package: InstallPackage) -> Installed:
     return install_package(env_dir, "comfyui")
-
-
-def venv_has(python: Path, module: str) -> bool:
-    import subprocess
-
-    code = f"import importlib.util, sys; sys.exit(0 if importlib.util.find_spec({module!r}) " \
-           "else 1)"
-    return subprocess.run([str(python), "-c", code], capture_output=True).returncode == 0
-
-
-def state_of(env: Path) -> dict[str, object]:
-    """Everything a failed command must leave as it was."""
-    files = {name: (env / name).read_bytes() if (env / name).exists() else None
-             for name in ("smx.toml", "smx.lock")}
-    packages = env / "Data" / "Packages"
-    listing = sorted(str(p.relative_to(env)) for p in packages.rglob("*")
-                     if "venv" not in p.relative_to(packages).parts[1:2]
-                     and ".git" not in p.parts)
-    venvs = sorted(str(p.relative_to(env)) for p in packages.glob("*/venv/lib/*/site-packages/*"))
-    staging = env / "Data" / ".smx" / "extensions"
-    leftovers = sorted(str(p) for p in staging.rglob("*") if p.is_dir()) \
-        if staging.is_dir() else []
-    return {"files": files, "packages": listing, "venvs": venvs, "staging": leftovers}
 
 
 # --- "did this spawn anything?" -------------------------------------------------------------
@@ -333,7 +235,7 @@ def private_repo_url() -> Iterator[str]:
     private GitHub repository: git then asks for a user name."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="private"')
             self.send_header("Content-Length", "0")

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from conftest import ADE_URL, ANIMATEDIFF_URL, Installed, venv_has
+from extfakes import ADE_URL, ANIMATEDIFF_URL, Installed, venv_has
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -80,6 +80,7 @@ class ExtensionInstaller:
         recover_venv(layout, target.package)
         wanted = commit or target.want_ref
         present = target.present_dir(layout)
+        base_existed = target.base_dir(layout).exists()
         created = False
         label = f"{target.package}/{target.folder}"
         if present is not None:
@@ -96,16 +97,20 @@ class ExtensionInstaller:
                             redact(target.git_url))
             except BaseException:
                 _rmtree_quiet(staging)
+                _rmdir_empty(staging.parent)
                 raise
             present = target.enabled_dir(layout)
             present.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging, present)
+            _rmdir_empty(staging.parent)
             created = True
         try:
             changed = self._requirements(target, present, pkg_locked)
         except BaseException:
             if created:
                 _rmtree_quiet(present)
+                if not base_existed:
+                    _rmdir_empty(present.parent)
             raise
         self._after(target, present)
         return self._record(target, head, pkg_locked, changed)
@@ -369,6 +374,11 @@ def _rmtree_quiet(path: Path) -> None:
         path.unlink()
     elif path.exists():
         _rmtree(path)
+
+
+def _rmdir_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()
 
 
 def _joined(existing: str | None, value: str) -> str:
