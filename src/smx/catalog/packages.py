@@ -417,10 +417,12 @@ PACKAGES: dict[str, CatalogPackage] = {
         # Fooocus has no install-only switch: launch.py's prepare_environment() installs torch
         # and requirements_versions.txt, then starts downloading models. Installing both up
         # front makes its checks (is_installed, requirements_met) pass, so that is the whole
-        # install. The smoke check imports the argument parser, the config module (which
-        # reads presets and writes config.txt, as the first launch would) and the heavy
-        # dependencies; not tried by hand with a Fooocus checkout here (no snapshot fetched).
-        smoke_check=("-c", "import args_manager, modules.config, gradio, torch"),
+        # install. The smoke check parses Fooocus's arguments (args_manager, with the CPU
+        # flags on CPU) and imports its heavy dependencies from requirements_versions.txt;
+        # not modules.config, which would write config.txt (smx's launcher writes that one).
+        # Read against v2.5.5 (8da1d3f); not installed by hand here.
+        smoke_check=("-c", "import args_manager, modules.flags, gradio, torch, torchvision, "
+                           "transformers, cv2, onnxruntime, pygit2"),
     ),
 }
 
