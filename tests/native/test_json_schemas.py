@@ -109,3 +109,10 @@ def test_auth_status_never_shows_the_token(smx, monkeypatch) -> None:
     assert document["data"]["services"]["civitai"] == {
         "set": True, "from": "CIVITAI_API_TOKEN", "stored_but_overridden": False}
     assert "civitai-secret-token-123" not in result.output
+
+
+def test_ext_list(smx, adopted: Path) -> None:
+    document = check(smx("--env", str(adopted), "ext", "list", "--json"), "ext-list.md",
+                     "ext list")
+    names = {e["name"] for e in document["data"]["extensions"]}
+    assert {"sd-webui-controlnet", "old-ext", "ComfyUI-AnimateDiff-Evolved"} <= names
