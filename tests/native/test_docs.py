@@ -78,3 +78,18 @@ def test_every_json_page_holds_a_valid_json_schema() -> None:
         schemas = [json.loads(b) for b in blocks if '"$schema"' in b]
         assert len(schemas) == 1, f"{page.name}: expected exactly one JSON Schema block"
         jsonschema.Draft202012Validator.check_schema(schemas[0])
+
+
+def test_every_smx_toml_shown_in_the_docs_is_valid(tmp_path: Path) -> None:
+    """A reader copies these: each ```toml block (smx.lock examples aside) must be accepted."""
+    from smx.environment.manifest import parse_text
+
+    checked = 0
+    for page in sorted(DOCS.rglob("*.md")):
+        for block in re.findall(r"```toml\n(.*?)```", page.read_text(encoding="utf-8"),
+                                re.DOTALL):
+            if block.lstrip().startswith("# smx.lock"):
+                continue
+            parse_text(tmp_path / "smx.toml", block)  # raises ConfigError with line:col
+            checked += 1
+    assert checked >= 4
