@@ -279,3 +279,11 @@ def test_local_models_are_checked_and_recorded_never_downloaded(env_dir: Path, s
     manifest.write_text(manifest.read_text().replace(entry, ""))
     assert run(smx, env_dir, "sync").exit_code == 0
     assert read_toml(env_dir / "smx.lock")["models"] == {}
+
+
+def test_a_lock_naming_an_unknown_kind_is_a_clear_error(pulled: Path, smx) -> None:
+    lock = pulled / "smx.lock"
+    lock.write_text(lock.read_text().replace('kind = "checkpoint"', 'kind = "hologram"'))
+    result = run(smx, pulled, "sync")
+    assert result.exit_code == 2
+    assert "model kind 'hologram' is not one this smx knows" in result.stderr

@@ -20,13 +20,18 @@ def login(
 
     Example: smx auth login hf
     """
+    import sys
+
     from smx.cli.state import out
     from smx.models.auth import TOKEN_PAGES, get_token, service_name, store_token
 
     output = out(ctx)
     name = service_name(service)
-    value = typer.prompt(f"{name} token (from {TOKEN_PAGES[name]})", hide_input=True,
-                         err=True)
+    if sys.stdin.isatty():
+        value = typer.prompt(f"{name} token (from {TOKEN_PAGES[name]})", hide_input=True,
+                             err=True)
+    else:  # piped (`pass show civitai | smx auth login civitai`): never echo, never a tty
+        value = sys.stdin.readline()
     path = store_token(name, value)
     output.success(f"{name} token stored in {path} (readable by you only)")
     current = get_token(name)

@@ -29,6 +29,11 @@ from smx.sync import SyncContext
 def decide_kind(declared: str | None, from_source: str | None, filename: str,
                 title: str) -> str:
     """--kind / smx.toml, else the source's own type, else an unambiguous file-name rule."""
+    for kind in (declared, from_source):
+        if kind and kind not in KIND_NAMES:
+            raise UsageError(f"{title}: model kind {kind!r} is not one this smx knows",
+                             hint="set kind = \"...\" for it in smx.toml, one of: "
+                                  + ", ".join(KIND_NAMES), code="model.kind_unknown")
     if declared:
         return declared
     if from_source:
