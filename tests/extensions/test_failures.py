@@ -105,7 +105,7 @@ def test_requirements_may_not_replace_the_packages_torch(smx, comfyui: Installed
     result = _add(smx, comfyui.env, "animatediff")
 
     assert result.exit_code == 5, result.output
-    assert "torch" in result.output
+    assert "keeps the package's torch (torch==2.1.2)" in result.output, result.output
     assert state_of(comfyui.env) == before
 
 
@@ -145,6 +145,7 @@ def test_animatediff_for_forge_is_refused_on_a_forge_without_ldm_patched(
 
     assert result.exit_code == 2, result.output
     assert "would not load in forge" in result.output and "ldm_patched" in result.output
+    assert "third-party" not in result.output  # refused before anything was fetched
     assert state_of(env_dir) == before
 
 

@@ -90,6 +90,9 @@ def add(
                 raise UsageError(f"{pkg.name} already has {target.folder} (as {other!r})",
                                  code="extension.exists")
         assert target.git_url is not None
+        from smx.extensions.installer import check_needs
+
+        check_needs(target, env.layout.package_dir(pkg.name))
         output.warn(f"{redact(target.git_url)} is third-party code: it runs with your user's "
                     "rights (its install script now, and inside the web UI)")
         fields: dict[str, Any] = {"git": target.git_url, "ref": ref}

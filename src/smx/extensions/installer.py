@@ -31,7 +31,14 @@ from pathlib import Path
 from smx.environment.env import Env
 from smx.environment.layout import EnvLayout
 from smx.environment.lock import LockedExtension, LockedPackage
-from smx.errors import AuthRequired, InstallError, NotFound, SmxError, UsageError
+from smx.errors import (
+    AuthRequired,
+    InstallError,
+    NotFound,
+    SmxError,
+    SubprocessFailed,
+    UsageError,
+)
 from smx.extensions import models as ext_models
 from smx.extensions import toggle
 from smx.extensions.shape import check_shape, unmet_comfyui_requirement
@@ -76,7 +83,7 @@ class ExtensionInstaller:
         pkg_locked = self._package(target)
         checkout = layout.package_dir(target.package)
         assert target.git_url is not None
-        self._check_needs(target, checkout)
+        check_needs(target, checkout)
         recover_venv(layout, target.package)
         wanted = commit or target.want_ref
         present = target.present_dir(layout)
@@ -196,21 +203,6 @@ class ExtensionInstaller:
                                code="extension.package_missing")
         return locked
 
-    def _check_needs(self, target: ExtTarget, checkout: Path) -> None:
-        variant = target.variant
-        if variant is None or not variant.needs:
-            return
-        missing = [p for p in variant.needs if not (checkout / p).exists()]
-        if missing:
-            title = target.known.title if target.known else target.name
-            raise UsageError(
-                f"{title} for {target.catalog.title} ({_short(target.git_url or '')}) would "
-                f"not load in {target.package}: {variant.needs_why} (this checkout has no "
-                f"{', '.join(missing)})",
-                hint="nothing was added; use a web UI it supports (e.g. ComfyUI with "
-                     "AnimateDiff-Evolved, or A1111), or give --ref/--git for a version that "
-                     "fits", code="extension.incompatible")
-
     def _check_same_repo(self, target: ExtTarget, present: Path) -> None:
         from smx.catalog.extensions import normalize_git_url
 
@@ -283,14 +275,17 @@ class ExtensionInstaller:
         except BaseException as exc:
             log.note(f"\nFAILED: {type(exc).__name__}: {exc}; putting the venv back")
             restore_venv(venv, snapshot)
+            if isinstance(exc, SubprocessFailed) and "torch" in exc.message:
+                pins = ", ".join(_torch_pins(pkg_locked)) or "torch"
+                exc.hint = (f"smx keeps the package's torch ({pins}) for every extension; one "
+                            f"that needs another torch cannot share this venv. {exc.hint or ''}"
+                            ).strip()
             raise
         drop_snapshot(snapshot)
         return True
 
     def _constraints(self, target: ExtTarget, pkg_locked: LockedPackage) -> Path:
-        pins = [line for line in pkg_locked.freeze
-                if line.split("==")[0].split(" @ ")[0].strip().lower() in _TORCH_FAMILY
-                and "==" in line]
+        pins = _torch_pins(pkg_locked)
         fixes = [c for fix in target.catalog.known_fixes for c in fix.constraints]
         path = self.layout.state / "extensions" / f"{target.package}.constraints.txt"
         from smx.fsutil import atomic_write_text
@@ -323,6 +318,24 @@ class ExtensionInstaller:
                                  ref=target.ref, enabled=target.spec.enabled)
         pkg_locked.extensions[target.name] = locked
         return locked
+
+
+def check_needs(target: ExtTarget, checkout: Path) -> None:
+    """Refuse a known variant that cannot load in this checkout (catalog ``needs``): checked
+    before anything is cloned, since the failure would otherwise only show in the UI's log."""
+    variant = target.variant
+    if variant is None or not variant.needs:
+        return
+    missing = [p for p in variant.needs if not (checkout / p).exists()]
+    if missing:
+        title = target.known.title if target.known else target.name
+        raise UsageError(
+            f"{title} for {target.catalog.title} ({_short(target.git_url or '')}) would "
+            f"not load in {target.package}: {variant.needs_why} (this checkout has no "
+            f"{', '.join(missing)})",
+            hint="nothing was added; use a web UI it supports (e.g. ComfyUI with "
+                 "AnimateDiff-Evolved, or A1111), or give --ref/--git for a version that "
+                 "fits", code="extension.incompatible")
 
 
 # --- the venv safety net (same file names as smx.packages.installer, so either recovers) -------
@@ -374,6 +387,11 @@ def _rmtree_quiet(path: Path) -> None:
         path.unlink()
     elif path.exists():
         _rmtree(path)
+
+
+def _torch_pins(pkg_locked: LockedPackage) -> list[str]:
+    return [line for line in pkg_locked.freeze if "==" in line
+            and line.split("==")[0].strip().lower() in _TORCH_FAMILY]
 
 
 def _rmdir_empty(path: Path) -> None:
