@@ -102,7 +102,7 @@ def test_an_sd15_motion_module_next_to_sdxl_checkpoints_gets_a_warning(
     hub.hf_commit("guoyww/animatediff", {"mm_sd_v15_v2.ckpt": ckpt_bytes(pad_to=MiB)})
     result = pull(smx, env_dir, "hf:guoyww/animatediff/mm_sd_v15_v2.ckpt")
     assert result.exit_code == 0, result.output
-    assert ("warning: mm_sd_v15_v2 is a SD 1.x motion module, but this environment's "
+    assert ("warning: mm_sd_v15_v2 is an SD 1.x motion module, but this environment's "
             "checkpoints are animapencil-xl (SDXL 1.0)") in result.stderr
     hub.hf_commit("guoyww/animatediff", {"mm_sdxl_v10_beta.ckpt": ckpt_bytes(pad_to=MiB)})
     fits = pull(smx, env_dir, "hf:guoyww/animatediff/mm_sdxl_v10_beta.ckpt")

@@ -108,10 +108,13 @@ def list_models(
 
     table = Table(box=None, pad_edge=False)
     for column in ("name", "kind", "base", "size", "source", "sha256", "used by", "state"):
-        table.add_column(column, overflow="fold")
+        # only the long columns wrap; the short ones stay readable in a narrow terminal
+        wraps = column in ("source", "used by")
+        table.add_column(column, overflow="fold" if wraps else "ellipsis", no_wrap=not wraps,
+                         justify="right" if column == "size" else "left")
     for r in rows:
         table.add_row(r.name, r.kind or "?", r.base_model or "", human_size(r.size_bytes)
-                      if r.size_bytes is not None else "", r.locked or r.source,
+                      if r.size_bytes is not None else "", r.source,
                       (r.sha256 or "")[:10], ", ".join(r.used_by), r.state)
     output.table(table)
 

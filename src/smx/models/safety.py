@@ -160,5 +160,6 @@ def base_mismatch(name: str, kind: str, family: str | None,
         return None
     listed = ", ".join(f"{n} ({base})" for n, base, _fam in known[:4])
     what = kind.replace("-", " ")
-    return (f"{name} is a {family} {what}, but this environment's checkpoints are {listed}: "
-            f"it only works with {family} checkpoints")
+    article = "an" if family.startswith("S") else "a"  # "an SDXL", "a Flux"
+    return (f"{name} is {article} {family} {what}, but this environment's checkpoints are "
+            f"{listed}: it only works with {family} checkpoints")
