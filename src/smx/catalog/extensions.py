@@ -115,9 +115,11 @@ KNOWN_EXTENSIONS: dict[str, KnownExtension] = {
 # list_extensions and modules/extensions.py). Adding one would fail silently.
 NEVER_LOADED: dict[str, dict[str, str]] = {
     "forge": {
-        "sd-webui-controlnet": "ControlNet is built into Forge (sd_forge_controlnet)",
-        "multidiffusion-upscaler-for-automatic1111": "Forge has its own tiled diffusion",
-        "forge_space_example": "it is Forge's own example",
+        "sd-webui-controlnet": "ControlNet is built into Forge (sd_forge_controlnet; "
+                               "modules_forge/config.py always_disabled_extensions)",
+        "multidiffusion-upscaler-for-automatic1111": "modules_forge/config.py "
+                                                     "always_disabled_extensions lists it",
+        "forge_space_example": "modules_forge/config.py always_disabled_extensions lists it",
     },
 }
 

@@ -59,7 +59,12 @@ def add(
     from smx.cli.state import locked_env, out
     from smx.environment.manifest import NAME_RE, ExtensionSpec
     from smx.errors import UsageError
-    from smx.extensions.targets import looks_like_git_url, repo_folder, resolve
+    from smx.extensions.targets import (
+        looks_like_git_url,
+        refuse_never_loaded,
+        repo_folder,
+        resolve,
+    )
     from smx.redact import redact
 
     output = out(ctx)
@@ -80,6 +85,7 @@ def add(
                              hint=f"update it with `smx ext update {key}`, or add another copy "
                                   "with --name", code="extension.exists")
         target = resolve(pkg, ExtensionSpec(name=key, git=source if is_url else None, ref=ref))
+        refuse_never_loaded(target)
         if target.builtin:
             note = target.variant.note if target.variant else ""
             output.success(f"nothing to add: {note or 'it is built into ' + pkg.name}")

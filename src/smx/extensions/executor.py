@@ -41,6 +41,7 @@ ONLY = "extensions.only"  # set of (package, extension) pairs
 UPGRADE = "extensions.upgrade"  # set of (package, extension) pairs to move to their ref's head
 OUTCOMES = "extensions.outcomes"  # (package, extension) -> what happened, for the command
 _NOTICE_SHOWN = "extensions.pickle_notice_shown"
+_WARNED = "extensions.never_loaded_warned"
 
 
 class ExtensionExecutor:
@@ -80,6 +81,10 @@ class ExtensionExecutor:
         if target.builtin:
             return None
         name, pname = target.name, target.package
+        if target.never_loaded and (pname, name) not in options.extra.setdefault(_WARNED, set()):
+            options.extra[_WARNED].add((pname, name))
+            ctx.reporter.warn(f"{pname}: {target.catalog.title} never loads {target.folder} "
+                              f"({target.never_loaded}); `smx ext remove {name}` drops it")
         same = locked is not None and locked.git == target.locked_git and \
             locked.ref == target.ref
         where = f"{pname}/{target.catalog.extensions_dir}/{target.folder}"

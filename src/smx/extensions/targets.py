@@ -39,6 +39,7 @@ class ExtTarget:
     folder: str  # its folder under the package's extension folder
     known: KnownExtension | None
     variant: ExtensionVariant | None
+    never_loaded: str | None = None  # why the package never loads this folder, if it does not
 
     @property
     def builtin(self) -> bool:
@@ -116,11 +117,15 @@ def resolve(pkg: PackageSpec, spec: ExtensionSpec) -> ExtTarget:
         url = variant.git
     ref = spec.ref or (variant.ref if variant is not None else None)
     folder = repo_folder(url) if url else spec.name
-    never = NEVER_LOADED.get(catalog.name, {}).get(folder)
-    if url and never:
-        raise UsageError(f"{catalog.title} never loads an extension folder named {folder} "
-                         f"(modules_forge/config.py always_disabled_extensions): {never}",
-                         hint="nothing to add; smx already points Forge at the shared store",
-                         code="extension.never_loaded")
+    never = NEVER_LOADED.get(catalog.name, {}).get(folder) if url else None
     return ExtTarget(package=pkg.name, catalog=catalog, name=spec.name, spec=spec, git_url=url,
-                     ref=ref, folder=folder, known=known, variant=variant)
+                     ref=ref, folder=folder, known=known, variant=variant, never_loaded=never)
+
+
+def refuse_never_loaded(target: ExtTarget) -> None:
+    """`smx ext add` of a folder the package never loads: it would fail silently."""
+    if target.never_loaded:
+        raise UsageError(f"{target.catalog.title} never loads an extension folder named "
+                         f"{target.folder}: {target.never_loaded}",
+                         hint="nothing was added; smx already points it at the shared store",
+                         code="extension.never_loaded")
