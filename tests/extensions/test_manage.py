@@ -209,7 +209,7 @@ def test_frozen_refuses_an_extension_smx_lock_does_not_have(smx, a1111: Installe
     result = smx("--env", str(a1111.env), "sync", "--frozen")
 
     assert result.exit_code == 2
-    assert "smx.lock has no entry for extension 'animatediff'" in result.output
+    assert "extension 'animatediff'" in result.output and "smx.lock" in result.output
 
 
 def test_an_extension_written_into_smx_toml_by_hand_is_installed_by_sync(
@@ -227,3 +227,19 @@ def test_an_extension_written_into_smx_toml_by_hand_is_installed_by_sync(
     again = smx("--env", str(a1111.env), "sync")
     assert again.exit_code == 0, again.output
     assert not a1111.ext_dir("sd-webui-animatediff").exists()
+
+
+def test_an_update_that_changes_the_packages_own_pins_says_which(smx, a1111: Installed,
+                                                                 repos) -> None:
+    env = str(a1111.env)
+    assert smx("--env", env, "ext", "add", "animatediff").exit_code == 0
+    repos.repo("sd-webui-animatediff").commit({
+        "install.py": "import launch\nlaunch.run_pip('install smx-ext-dep==2.0', 'dep 2')\n"},
+        "wants dep 2")
+
+    result = smx("--env", env, "ext", "update", "animatediff")
+
+    assert result.exit_code == 0, result.output
+    assert "animatediff changed packages a1111 already had: smx-ext-dep 1.0 -> 2.0" \
+        in result.output
+    assert "smx-ext-dep==2.0" in _toml(a1111.env / "smx.lock")["packages"]["a1111"]["freeze"]

@@ -219,6 +219,13 @@ class ExtensionInstaller:
 
     def _checkout(self, target: ExtTarget, path: Path, ref: str, *, force: bool) -> str:
         assert target.git_url is not None
+        import logging
+
+        # GitPython logs "Git informed while fetching: * [new ref] -> origin/HEAD" as a
+        # warning when the default branch is fetched; it is not news to the user
+        quiet = logging.getLogger("git.remote")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
         try:
             return git.checkout(path, target.git_url, ref, reporter=self.reporter,
                                 label=target.folder, force=force)
@@ -235,6 +242,8 @@ class ExtensionInstaller:
                                               "git config)",
                                code="extension.not_a_repo") from exc
             raise
+        finally:
+            quiet.setLevel(level)
 
     def _requirements(self, target: ExtTarget, ext_dir: Path, pkg_locked: LockedPackage
                       ) -> bool:
@@ -312,8 +321,16 @@ class ExtensionInstaller:
                 venv_changed: bool) -> LockedExtension:
         if venv_changed:
             with self.reporter.task(f"{target.package}: record in smx.lock"):
+                before = pkg_locked.freeze
                 pkg_locked.freeze = installed_distributions(
                     Venv(self.layout.venv_dir(target.package)))
+            changed = changed_versions(before, pkg_locked.freeze)
+            if changed:
+                # an extension's pins replacing the web UI's own is how a UI breaks a day
+                # later; say which ones, so a failing start can be traced back here
+                self.reporter.warn(f"{target.name} changed packages {target.package} already "
+                                   f"had: {', '.join(changed[:8])}"
+                                   + (" …" if len(changed) > 8 else ""))
         locked = LockedExtension(name=target.name, git=target.locked_git, commit=head,
                                  ref=target.ref, enabled=target.spec.enabled)
         pkg_locked.extensions[target.name] = locked
@@ -387,6 +404,16 @@ def _rmtree_quiet(path: Path) -> None:
         path.unlink()
     elif path.exists():
         _rmtree(path)
+
+
+def changed_versions(before: list[str], after: list[str]) -> list[str]:
+    """``name old -> new`` for each distribution whose pinned version changed."""
+    def pins(lines: list[str]) -> dict[str, str]:
+        return dict(line.split("==", 1) for line in lines if "==" in line)
+
+    old, new = pins(before), pins(after)
+    return [f"{name} {old[name]} -> {new[name]}" for name in sorted(old)
+            if name in new and new[name] != old[name]]
 
 
 def _torch_pins(pkg_locked: LockedPackage) -> list[str]:
