@@ -70,6 +70,12 @@ class NotAvailable(SmxError):
     code = "not_available"
 
 
+class LockOutOfDate(ConfigError):
+    """smx.lock does not pin what smx.toml asks for (`smx sync --frozen`)."""
+
+    code = "lock.out_of_date"
+
+
 # --- 3: network and remotes -----------------------------------------------------------------
 class NetworkError(SmxError):
     exit_code = ExitCode.NETWORK

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from smx.environment.env import Env
+from smx.environment.lock import Lock
 from smx.errors import SmxError
 from smx.reporter import NullReporter, Reporter
 
@@ -93,23 +94,44 @@ class SyncResult:
 
 def sync(env: Env, options: SyncOptions | None = None,
          reporter: Reporter | None = None) -> SyncResult:
+    """Plan and run. ``frozen``: first check that smx.lock pins everything smx.toml lists
+    (and nothing else), naming every disagreement; nothing is resolved then. Otherwise what
+    `smx lock` dropped while it was still on disk (smx.leftovers) is planned for removal."""
+    from smx import leftovers
+
     ctx = SyncContext(env=env, reporter=reporter or NullReporter(),
                       options=options or SyncOptions())
-    steps = plan(ctx)
-    if ctx.options.dry_run:
-        return SyncResult(planned=steps, done=[])
-    done: list[Step] = []
-    for step in steps:
-        try:
-            step.run(ctx)
-        except KeyboardInterrupt:
-            from smx.errors import Interrupted
+    if ctx.options.frozen:
+        from smx.agreement import check_frozen
 
-            raise Interrupted(f"interrupted during: {step.describe()}",
-                              hint="run the same command again; it resumes where it stopped"
-                              ) from None
-        except SmxError:
-            raise
-        env.save_lock()  # after every completed step: an interrupted sync resumes from here
-        done.append(step)
+        check_frozen(env, ctx.options.areas)
+    pruning = ctx.options.prune and not ctx.options.frozen
+    injected = leftovers.inject(env) if pruning else leftovers.Injected()
+    done: list[Step] = []
+    try:
+        steps = plan(ctx)
+        if ctx.options.dry_run:
+            return SyncResult(planned=steps, done=[])
+        for step in steps:
+            try:
+                step.run(ctx)
+            except KeyboardInterrupt:
+                from smx.errors import Interrupted
+
+                raise Interrupted(f"interrupted during: {step.describe()}",
+                                  hint="run the same command again; it resumes where it "
+                                       "stopped") from None
+            except SmxError:
+                raise
+            # after every completed step: an interrupted sync resumes from here
+            save(env, leftovers.visible_lock(env, injected))
+            done.append(step)
+    finally:
+        leftovers.settle(env, injected, write=pruning and not ctx.options.dry_run)
     return SyncResult(planned=steps, done=done)
+
+
+def save(env: Env, lock: Lock) -> None:
+    from smx.environment import lock as lockfile
+
+    lockfile.save(env.layout.lockfile, lock)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from smx import diskstate
 from smx.catalog.model_kinds import KINDS_BY_NAME, kind_for_folder
 from smx.environment.lock import LockedModel
 from smx.environment.manifest import ModelSpec
@@ -51,6 +52,7 @@ class ModelExecutor:
         env, options = ctx.env, ctx.options
         upgrade = options.upgrade
         steps: list[Step] = []
+        records = diskstate.load(env.layout)  # one small file: what smx last checked here
         for name, spec in env.manifest.models.items():
             locked = env.lock.models.get(name)
             wants_upgrade = upgrade is not None and (not upgrade or name in upgrade)
@@ -64,6 +66,18 @@ class ModelExecutor:
                                                   else "no longer matches smx.lock"),
                     hint="run `smx lock` (or `smx sync` without --frozen) to update smx.lock")
             if matches and not wants_upgrade and store.present(env.layout, locked):
+                why = diskstate.distrust(env.layout, locked, records)
+                if why is None:
+                    continue
+                if why == "relocked":  # `smx lock` moved it to other bytes of the same size
+                    steps.append(Step("model", name, "pull",
+                                      f"{locked.source} (smx.lock pins other bytes than the "
+                                      "stored file)", partial(pull_model, name=name)))
+                else:
+                    steps.append(Step("model", name, "verify",
+                                      f"{locked.filename} changed on disk since smx checked "
+                                      "it: re-hash it (fetch it again if its bytes differ)",
+                                      partial(pull_model, name=name)))
                 continue
             if isinstance(parse_model_ref(spec.source), LocalRef):
                 steps.append(Step("model", name, "check", f"{spec.source} (on disk only)",
@@ -127,6 +141,23 @@ def pull_model(ctx: SyncContext, *, name: str) -> None:
     from smx.models.pulling import Puller
 
     Puller(ctx, name).run()
+    _checked(ctx, name)
+
+
+def _checked(ctx: SyncContext, name: str) -> None:
+    """Record the model's file as checked, and remove smx's own previous file of the model
+    (it moved to another file: a new version pinned by `smx lock --upgrade`)."""
+    env = ctx.env
+    locked = env.lock.models.get(name)
+    if locked is None:
+        return
+    diskstate.remember(env.layout, name, locked)
+    old = diskstate.previous_files(env.layout, name, env.lock)
+    for path in old:
+        path.unlink(missing_ok=True)
+        ctx.reporter.info(f"{name}: removed the previous file "
+                          f"{path.relative_to(env.root).as_posix()}")
+    diskstate.forget(env.layout, old)
 
 
 def remove_model(ctx: SyncContext, *, name: str) -> None:
@@ -153,6 +184,7 @@ def remove_model(ctx: SyncContext, *, name: str) -> None:
             ctx.reporter.info(f"{name}: dropped from smx.lock; file {rel} {why}")
             outcomes[name] = PullOutcome(name, "kept", rel)
     del env.lock.models[name]
+    diskstate.forget_missing(env.layout)
 
 
 def check_local(ctx: SyncContext, *, name: str) -> None:
@@ -185,6 +217,7 @@ def check_local(ctx: SyncContext, *, name: str) -> None:
     ctx.options.extra.setdefault(OUTCOMES, {})[name] = PullOutcome(
         name, "present", (Path("Data/Models") / ref.path).as_posix(), kind=kind,
         size=path.stat().st_size, sha256=digest, source=str(ref))
+    diskstate.remember(env.layout, name, env.lock.models[name])
 
 
 def cache_key(source: str, sha256: str | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from smx import diskstate
 from smx.catalog.model_kinds import KIND_NAMES
 from smx.environment.lock import LockedModel
 from smx.errors import ChecksumMismatch, ConfigError, UnsafeFile, UsageError
@@ -144,8 +145,9 @@ class Puller:
         same = store.find_same_content(self.env, sha, exclude=self.name)
         if self.locked is not None and self.locked.sha256 == sha and store.present(
                 self.env.layout, self.locked) and store.locked_path(
-                self.env.layout, self.locked) == target:
-            same = target
+                self.env.layout, self.locked) == target and diskstate.trust(
+                self.env.layout, self.locked, diskstate.load(self.env.layout)):
+            same = target  # (a file changed since smx checked it is hashed below instead)
         if (same is None and target.is_file()
                 and resolved.size in (None, target.stat().st_size)
                 and store.hash_file(target, self.reporter, f"checking {target.name}") == sha):

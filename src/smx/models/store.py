@@ -265,4 +265,7 @@ def verify(env: Env, names: list[str] | None = None, reporter: Reporter | None =
                                   f"sha256 {digest}, smx.lock says {locked.sha256}"))
         else:
             rows.append(VerifyRow(name, rel, "ok"))
+            from smx import diskstate
+
+            diskstate.remember(env.layout, name, locked)  # a later sync trusts it again
     return rows

@@ -9,6 +9,8 @@ Decisions per ``[packages.NAME]``:
 - no lock entry -> install (resolving the ref);
 - lock entry for another git URL or ref than smx.toml says -> update to the new ref;
 - upgrade requested and the ref now names another commit -> update;
+- lock entry, and the package installed at another commit (`smx lock` moved the pin) ->
+  update to the locked commit (requirements again, ``freeze`` recorded anew);
 - lock entry, but the disk does not match it (interrupted run, deleted venv) -> install at
   the locked commit (repair);
 - ``frozen``: exactly the lock's commit and package list; a missing or disagreeing lock
@@ -19,10 +21,13 @@ A lock entry whose package left smx.toml is removed (``prune``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from smx.environment.lock import LockedPackage
 from smx.errors import ConfigError
+from smx.packages import git
 from smx.packages.installer import (
+    Marker,
     PackageInstaller,
     Target,
     is_installed,
@@ -30,6 +35,7 @@ from smx.packages.installer import (
     trash_dir,
 )
 from smx.packages.pending import write_pending
+from smx.packages.venv import Venv
 from smx.redact import redact
 from smx.sync import Step, SyncContext
 
@@ -81,6 +87,14 @@ class PackageExecutor:
             return Step("package", name, "update",
                         f"{locked.ref or locked.commit[:12]} -> {target.ref}",
                         run=_update(target), package=name)
+        head = git.head_commit(layout.package_dir(name))
+        if head is not None and head != locked.commit and not Marker.of(layout, name).exists() \
+                and Venv(layout.venv_dir(name)).exists():
+            # installed, at another commit than smx.lock pins (`smx lock` moved it): go there
+            return Step("package", name, "update",
+                        f"to the commit smx.lock pins: {head[:12]} -> {locked.commit[:12]} "
+                        f"({target.ref})", run=_update(target, commit=locked.commit),
+                        package=name)
         if not is_installed(layout, locked):
             return Step("package", name, "install",
                         f"finish/repair at {locked.commit[:12]} ({target.ref})",
@@ -88,8 +102,6 @@ class PackageExecutor:
         wants_upgrade = options.upgrade is not None and (not options.upgrade
                                                          or name in options.upgrade)
         if wants_upgrade:
-            from smx.packages import git
-
             resolved = git.resolve(target.git_url, target.ref,
                                    cwd=layout.package_dir(name))
             if resolved.commit is None or resolved.commit != locked.commit:
@@ -116,11 +128,16 @@ def _install(target: Target, *, frozen: LockedPackage | None = None,
     return run
 
 
-def _update(target: Target) -> Callable[[SyncContext], None]:
+def _update(target: Target, *, commit: str | None = None) -> Callable[[SyncContext], None]:
     def run(ctx: SyncContext) -> None:
         installer = PackageInstaller(ctx.env, ctx.reporter)
         locked = ctx.env.lock.packages.get(target.name)
-        if locked is None or not is_installed(ctx.env.layout, locked):
+        if commit is not None and locked is not None:
+            # to the commit smx.lock pins; a failure puts back the commit that is there now
+            head = git.head_commit(ctx.env.layout.package_dir(target.name))
+            installer.update(target, replace(locked, commit=head or locked.commit),
+                             commit=commit)
+        elif locked is None or not is_installed(ctx.env.layout, locked):
             installer.install(target)
         else:
             installer.update(target, locked)

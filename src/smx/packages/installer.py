@@ -203,11 +203,12 @@ class PackageInstaller:
         return locked
 
     # -- update ----------------------------------------------------------------------------
-    def update(self, target: Target, locked: LockedPackage, *, move: bool = True
-               ) -> LockedPackage:
-        """Move an installed package to what ``target.ref`` names now. Refuses when tracked
-        files were edited; re-runs requirements only when they changed; on any failure puts
-        the previous commit and venv back. ``move=False``: stay at the locked commit and only
+    def update(self, target: Target, locked: LockedPackage, *, move: bool = True,
+               commit: str | None = None) -> LockedPackage:
+        """Move an installed package to what ``target.ref`` names now (or to ``commit``: the
+        one smx.lock pins after `smx lock`). Refuses when tracked files were edited; re-runs
+        requirements only when they changed; on any failure puts the previous commit
+        (``locked.commit``) and venv back. ``move=False``: stay at the locked commit and only
         re-install changed requirements (a catalog fix, or the user's own edit of them)."""
         layout, name = self.layout, target.name
         pkg_dir = layout.package_dir(name)
@@ -226,7 +227,8 @@ class PackageInstaller:
         log = StepLog.create(layout.logs, name, "update")
         snapshot: Path | None = None
         try:
-            head = self._checkout(target, target.ref, force=False) if move else locked.commit
+            head = self._checkout(target, commit or target.ref, force=False) if move \
+                else locked.commit
             torch = self._torch_plan(target)
             changed = (requirements_sha256(pkg_dir, target.catalog) != locked.requirements_sha256
                        or locked.git != redact(target.git_url) or not venv.exists())
