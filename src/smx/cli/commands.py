@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import typer
 
+NOT_AVAILABLE: tuple[str, ...] = ()  # every command is built
+
 
 def _not_available(name: str) -> typer.Typer | None:
     def handler() -> None:
@@ -46,8 +48,13 @@ def register(app: typer.Typer) -> None:
 
     ext_cmds.register(app)
 
+    from smx.cli import lock_cmd, status_cmd
+
+    lock_cmd.register(app)
+    status_cmd.register(app)
+
     # Commands still to be built: hidden, and honest about it.
-    for name in ("lock", "status"):
+    for name in NOT_AVAILABLE:
         app.command(name, hidden=True, context_settings={"allow_extra_args": True,
                                                          "ignore_unknown_options": True}
                     )(_not_available(name))

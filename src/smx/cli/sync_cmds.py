@@ -17,6 +17,12 @@ def sync(
 ) -> None:
     """Make the environment folder match smx.toml, resolving only what smx.lock does not pin.
 
+    What smx.lock pins and smx.toml still asks for is installed as pinned; new or changed
+    entries are resolved and recorded, each as soon as its step completed (an interrupted sync
+    resumes where it stopped). --frozen installs exactly smx.lock (commits, pip freeze, model
+    SHA-256s) and refuses, naming every difference, when smx.toml and smx.lock disagree. With
+    nothing to do it is offline and spawns nothing.
+
     Example: smx sync --dry-run
     """
     from smx.cli.state import locked_env, open_env, out

@@ -1,0 +1,64 @@
+"""`smx status`: drift between the disk, smx.lock and smx.toml."""
+
+from __future__ import annotations
+
+import typer
+
+
+def status(
+    ctx: typer.Context,
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Show where the disk, smx.lock and smx.toml disagree: packages, extensions or models
+    missing or extra on disk, checkouts at another commit or with local edits, model files of
+    the wrong size or changed since smx checked them, and entries in only one of smx.toml and
+    smx.lock. Offline and read-only; no file is hashed (`smx model verify` does that).
+
+    Exit code: 0 when everything matches, 1 when drift is found.
+
+    Example: smx status --json
+    """
+    from smx.cli.state import open_env, out
+    from smx.status import status as compute
+
+    output = out(ctx, json_out)
+    env = open_env(ctx)
+    report = compute(env)
+    code = 0 if report.in_sync else 1
+    if output.json_mode:
+        errors = [] if report.in_sync else [{
+            "code": "env.drift",
+            "message": f"{len(report.issues)} difference(s) between the disk, smx.lock and "
+                       "smx.toml", "hint": _hint(report)}]
+        output.emit_json("status", report.to_json(), exit_code=code, errors=errors)
+        raise typer.Exit(code)
+    counts = (f"{report.packages} package(s), {report.extensions} extension(s), "
+              f"{report.models} model(s)")
+    if report.in_sync:
+        output.success(f"in sync: {counts} match smx.lock and smx.toml")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    output.print(f"{len(report.issues)} difference(s) ({counts} in smx.toml):")
+    table = Table(box=None, pad_edge=False, show_header=True)
+    for column in ("what", "name", "state", "detail"):
+        table.add_column(column, overflow="fold")
+    for issue in report.issues:
+        name = f"{issue.name} ({issue.package})" if issue.package else issue.name
+        table.add_row(issue.area, Text(name), issue.state, Text(issue.detail))
+    output.table(table)
+    output.info(f"hint: {_hint(report)}")
+    raise typer.Exit(code)
+
+
+def _hint(report: object) -> str:
+    states = {i.state for i in report.issues}  # type: ignore[attr-defined]
+    if states <= {"dirty", "extra"}:
+        return ("local edits and extra files are yours: smx never deletes them; commit, move "
+                "or remove them by hand")
+    return "`smx sync` makes the disk match smx.toml (and records it in smx.lock)"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)

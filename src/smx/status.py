@@ -1,0 +1,299 @@
+"""`smx status`: where the disk, smx.lock and smx.toml disagree (drift). Read-only, offline.
+
+Three comparisons, each issue with a ``state``:
+
+smx.toml vs smx.lock (smx.agreement):
+  ``not-locked``   listed in smx.toml, not pinned in smx.lock (`smx lock` or `smx sync` pins it)
+  ``not-in-toml``  pinned in smx.lock, no longer in smx.toml (the next sync removes it)
+  ``lock-differs`` smx.toml asks for another source/ref/git URL/kind than smx.lock pins
+smx.lock vs the disk:
+  ``missing``      pinned but not on disk (never synced, deleted)
+  ``incomplete``   a package whose install did not finish (no venv, interrupted run)
+  ``wrong-commit`` a checkout at another commit than smx.lock pins
+  ``dirty``        a checkout whose tracked files were edited
+  ``toggled``      an extension enabled/disabled on disk unlike smx.lock
+  ``corrupted``    a model file whose size is not the locked size
+  ``modified``     a model file changed since smx last checked it (mtime or size; the full
+                   check is `smx model verify`)
+  ``outdated``     a model file with the bytes of an earlier pin (same name and size; after
+                   `smx lock --upgrade`, before the sync)
+the disk alone:
+  ``extra``        a package folder, extension folder or store file that neither smx.lock nor
+                   smx.toml knows (installed by hand, or by a web UI itself)
+
+Cost: file reads and stats, plus one ``git diff`` per checkout for ``dirty``; no network, no
+hashing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smx.environment.env import Env
+from smx.environment.lock import LockedExtension, LockedPackage
+
+STATES = ("not-locked", "not-in-toml", "lock-differs", "missing", "incomplete", "wrong-commit",
+          "dirty", "toggled", "corrupted", "modified", "outdated", "extra")
+_AGREEMENT = {"toml-only": "not-locked", "lock-only": "not-in-toml", "changed": "lock-differs"}
+_PARTIAL = (".part", ".tmp", ".link")
+
+
+@dataclass
+class Issue:
+    area: str  # package | extension | model
+    name: str
+    state: str  # one of STATES
+    detail: str
+    package: str | None = None  # an extension's package
+    path: str | None = None  # relative to the environment, POSIX
+
+
+@dataclass
+class Status:
+    packages: int = 0  # entries in smx.toml
+    extensions: int = 0
+    models: int = 0
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.issues
+
+    def to_json(self) -> dict[str, Any]:
+        return {"in_sync": self.in_sync,
+                "counts": {"packages": self.packages, "extensions": self.extensions,
+                           "models": self.models, "issues": len(self.issues)},
+                "issues": [asdict(i) for i in self.issues]}
+
+
+def status(env: Env) -> Status:
+    from smx import agreement
+
+    report = Status(packages=len(env.manifest.packages),
+                    extensions=sum(len(p.extensions) for p in env.manifest.packages.values()),
+                    models=len(env.manifest.models))
+    report.issues += [Issue(d.area, d.name, _AGREEMENT[d.state],
+                            _agreement_detail(env, d), package=d.package)
+                      for d in agreement.compare(env)]
+    flagged = {(i.area, i.package, i.name) for i in report.issues
+               if i.state in ("not-locked", "not-in-toml")}
+    for name, locked in env.lock.packages.items():
+        if ("package", None, name) not in flagged:
+            report.issues += _package_disk(env, locked)
+        report.issues += _extensions_disk(env, locked, flagged)
+    report.issues += _extra_packages(env)
+    report.issues += _models_disk(env, flagged)
+    return report
+
+
+def _rel(env: Env, path: Path) -> str:
+    return Path(os.path.relpath(path, env.root)).as_posix()
+
+
+def _agreement_detail(env: Env, d: Any) -> str:
+    if d.state == "toml-only":
+        return "not pinned in smx.lock yet (`smx sync` installs and pins it; `smx lock` pins it)"
+    if d.state == "lock-only":
+        return "no longer in smx.toml; the next `smx sync` removes it from the disk and smx.lock"
+    return d.detail
+
+
+# --- packages ---------------------------------------------------------------------------------
+def _package_disk(env: Env, locked: LockedPackage) -> list[Issue]:
+    from smx.packages import git
+    from smx.packages.installer import Marker
+    from smx.packages.venv import Venv
+
+    layout, name = env.layout, locked.name
+    folder = layout.package_dir(name)
+    where = _rel(env, folder)
+    if not folder.exists():
+        return [Issue("package", name, "missing", f"{where} is not there", path=where)]
+    head = git.head_commit(folder)
+    issues = []
+    if head != locked.commit:
+        issues.append(Issue("package", name, "wrong-commit",
+                            f"checkout at {(head or 'no commit')[:12]}, smx.lock pins "
+                            f"{locked.commit[:12]}", path=where))
+    if Marker.of(layout, name).exists():
+        issues.append(Issue("package", name, "incomplete",
+                            "an install or update did not finish (`smx sync` finishes it)",
+                            path=where))
+    elif not Venv(layout.venv_dir(name)).exists():
+        issues.append(Issue("package", name, "incomplete", "its venv is missing", path=where))
+    issues += _dirty("package", name, None, folder, where)
+    return issues
+
+
+def _dirty(area: str, name: str, package: str | None, folder: Path, where: str
+           ) -> list[Issue]:
+    from smx.errors import SmxError
+    from smx.packages import git
+
+    try:
+        dirty = git.is_dirty(folder)
+    except SmxError:
+        return []
+    if not dirty:
+        return []
+    files = git.changed_files(folder, limit=5)
+    return [Issue(area, name, "dirty", f"local edits: {', '.join(files)}", package=package,
+                  path=where)]
+
+
+def _extra_packages(env: Env) -> list[Issue]:
+    folder = env.layout.packages
+    if not folder.is_dir():
+        return []
+    known = set(env.lock.packages) | set(env.manifest.packages)
+    return [Issue("package", entry.name, "extra",
+                  "a folder in Data/Packages that neither smx.lock nor smx.toml lists",
+                  path=_rel(env, entry))
+            for entry in sorted(folder.iterdir())
+            if entry.is_dir() and not entry.name.startswith(".") and entry.name not in known]
+
+
+# --- extensions -------------------------------------------------------------------------------
+def _extensions_disk(env: Env, locked: LockedPackage, flagged: set[Any]) -> list[Issue]:
+    from smx.catalog.packages import PACKAGES
+    from smx.extensions.targets import DISABLED_SUFFIX
+
+    catalog = PACKAGES.get(locked.source)
+    checkout = env.layout.package_dir(locked.name)
+    if catalog is None or not checkout.is_dir():
+        return []
+    base = checkout / catalog.extensions_dir
+    issues: list[Issue] = []
+    known_folders = set()
+    spec = env.manifest.packages.get(locked.name)
+    for ename, ext in locked.extensions.items():
+        folder = _folder(ext)
+        known_folders.add(folder)
+        if ("extension", locked.name, ename) in flagged:
+            continue
+        issues += _extension_disk(env, locked, ename, ext, base / folder,
+                                  base / (folder + DISABLED_SUFFIX),
+                                  spec.extensions.get(ename) if spec else None)
+    if spec is not None:
+        from smx.extensions.targets import resolve
+
+        for espec in spec.extensions.values():
+            target = resolve(spec, espec)
+            known_folders.add(target.folder)
+    if base.is_dir():
+        for entry in sorted(base.iterdir()):
+            plain = entry.name.removesuffix(DISABLED_SUFFIX)
+            if entry.is_dir() and not entry.name.startswith((".", "__")) and \
+                    plain not in known_folders:
+                issues.append(Issue("extension", plain, "extra",
+                                    f"a folder in {locked.name}'s {catalog.extensions_dir} "
+                                    "that smx.lock does not list (installed by hand or by the "
+                                    "web UI?)", package=locked.name, path=_rel(env, entry)))
+    return issues
+
+
+def _folder(ext: LockedExtension) -> str:
+    from smx.errors import SmxError
+    from smx.extensions.targets import repo_folder
+
+    try:
+        return repo_folder(ext.git)
+    except SmxError:
+        return ext.name
+
+
+def _extension_disk(env: Env, pkg: LockedPackage, name: str, ext: LockedExtension,
+                    enabled_dir: Path, disabled_dir: Path, spec: Any) -> list[Issue]:
+    from smx.packages import git
+
+    present = enabled_dir if enabled_dir.exists() else (
+        disabled_dir if disabled_dir.exists() else None)
+    where = _rel(env, enabled_dir)
+    if present is None:
+        return [Issue("extension", name, "missing", f"{where} is not there",
+                      package=pkg.name, path=where)]
+    where = _rel(env, present)
+    issues = []
+    head = git.head_commit(present)
+    if head != ext.commit:
+        issues.append(Issue("extension", name, "wrong-commit",
+                            f"checkout at {(head or 'no commit')[:12]}, smx.lock pins "
+                            f"{ext.commit[:12]}", package=pkg.name, path=where))
+    if spec is not None:
+        from smx.errors import SmxError
+        from smx.extensions import toggle
+        from smx.extensions.targets import resolve
+
+        try:
+            on_disk = toggle.is_enabled(env.layout, resolve(env.manifest.packages[pkg.name],
+                                                            spec))
+        except SmxError:
+            on_disk = ext.enabled
+        if on_disk != ext.enabled:
+            issues.append(Issue("extension", name, "toggled",
+                                f"{'enabled' if on_disk else 'disabled'} on disk, "
+                                f"{'enabled' if ext.enabled else 'disabled'} in smx.lock",
+                                package=pkg.name, path=where))
+    issues += _dirty("extension", name, pkg.name, present, where)
+    return issues
+
+
+# --- models -----------------------------------------------------------------------------------
+def _models_disk(env: Env, flagged: set[Any]) -> list[Issue]:
+    from smx import diskstate
+    from smx.models.store import locked_path
+
+    records = diskstate.load(env.layout)
+    issues = []
+    stored: set[Path] = set()
+    for name, locked in env.lock.models.items():
+        path = locked_path(env.layout, locked)
+        if path is None:
+            continue
+        stored.add(path)
+        if ("model", None, name) in flagged:
+            continue
+        where = _rel(env, path)
+        try:
+            size = path.stat().st_size
+        except OSError:
+            issues.append(Issue("model", name, "missing", f"{where} is not there", path=where))
+            continue
+        if size != locked.size:
+            issues.append(Issue("model", name, "corrupted",
+                                f"{size} bytes, smx.lock says {locked.size}", path=where))
+            continue
+        why = diskstate.distrust(env.layout, locked, records)
+        if why == "changed":
+            issues.append(Issue("model", name, "modified",
+                                "changed since smx checked it (its time stamp moved); "
+                                "`smx model verify` re-hashes it", path=where))
+        elif why == "relocked":
+            issues.append(Issue("model", name, "outdated",
+                                "the stored file holds the bytes of an earlier pin; smx.lock "
+                                f"pins {locked.source} now", path=where))
+    for path in _store_files(env):
+        if path not in stored:
+            local = path.relative_to(env.layout.models).as_posix()
+            issues.append(Issue("model", path.name, "extra",
+                                "a file in the store that smx.lock does not list (keep it "
+                                f'with `{path.stem} = {{ source = "local:{local}" }}` in '
+                                "[models], or delete it)", path=_rel(env, path)))
+    return issues
+
+
+def _store_files(env: Env) -> list[Path]:
+    root = env.layout.models
+    if not root.is_dir():
+        return []
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or name.endswith(_PARTIAL):
+                continue
+            found.append(Path(folder) / name)
+    return found
