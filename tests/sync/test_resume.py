@@ -1,0 +1,52 @@
+"""An interrupted sync resumes where it stopped: smx.lock records only the steps that completed,
+and the next run fetches only what is missing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from syncfakes import MANIFEST, checkpoint_v1, motion_v1, new_env, publish_v1
+
+from helpers.fakehub import FakeHub
+
+MOTION = "Data/Models/AnimateDiff/mm.safetensors"
+WITHOUT_NODES = "\n".join(line for line in MANIFEST.splitlines()
+                          if "nodes" not in line and "extensions" not in line) + "\n"
+
+
+def test_a_connection_lost_mid_model_fails_clearly_and_the_next_sync_fetches_only_the_rest(
+        smx, hub: FakeHub, upstream, tmp_path: Path, read_toml) -> None:
+    publish_v1(hub)
+    motion = motion_v1()
+    blob = f"/blobs/{hashlib.sha256(motion).hexdigest()}"
+    # the second model's server sends 20 KiB, drops the connection, then drops every retry
+    hub.fault("cdn", "reset", after=20 * 1024, times=1, path=blob)
+    hub.fault("cdn", "reset", after=0, times=None, path=blob)
+    env = new_env(tmp_path / "env", WITHOUT_NODES)
+
+    first = smx("--env", str(env), "sync")
+
+    assert first.exit_code == 3, first.output
+    flat = " ".join(first.stderr.split())
+    assert "network error" in flat and "mm (mm.safetensors)" in flat and "resume" in flat
+    locked = read_toml(env / "smx.lock")
+    assert set(locked["packages"]) == {"comfyui"}  # completed: recorded
+    assert set(locked["models"]) == {"anima"}  # mm did not complete: not recorded
+    assert not (env / MOTION).exists()
+
+    hub.clear_faults()
+    hub.clear_records()
+    second = smx("--env", str(env), "sync", "--json")
+
+    assert second.exit_code == 0, second.output
+    steps = json.loads(second.stdout)["data"]["steps"]
+    assert [(s["area"], s["target"], s["action"]) for s in steps] == [("model", "mm", "pull")]
+    assert (env / MOTION).read_bytes() == motion
+    cdn = hub.requests_to("cdn")
+    assert {r.path for r in cdn} == {blob}  # nothing else fetched again
+    assert cdn[0].headers.get("range", "").startswith("bytes=20480-")  # resumed
+    assert hub.bytes_sent("cdn") == len(motion) - 20 * 1024
+    assert set(read_toml(env / "smx.lock")["models"]) == {"anima", "mm"}
+    assert len(checkpoint_v1()) == read_toml(env / "smx.lock")["models"]["anima"]["size"]

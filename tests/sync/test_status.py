@@ -1,0 +1,126 @@
+"""`smx status`: drift between the disk, smx.lock and smx.toml; exit 0 in sync, 1 with drift."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers.fakehub import FakeHub
+from helpers.gitrepo import git
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "json"
+NODES = "Data/Packages/comfy/custom_nodes"
+CKPT = "Data/Models/StableDiffusion/anima_v1.safetensors"
+MOTION = "Data/Models/AnimateDiff/mm.safetensors"
+
+
+def status_json(smx, env: Path) -> tuple[int, dict]:
+    result = smx("--env", str(env), "status", "--json")
+    return result.exit_code, json.loads(result.stdout)
+
+
+def documented_schema(page: str) -> dict:
+    blocks = re.findall(r"```json\n(.*?)```", (DOCS / page).read_text(encoding="utf-8"),
+                        re.DOTALL)
+    return next(json.loads(b) for b in blocks if '"$schema"' in b)
+
+
+def conforms(document: dict) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(document, documented_schema("index.md"))
+    jsonschema.validate(document["data"], documented_schema("status.md"))
+
+
+def test_an_environment_in_sync_says_so_with_exit_0_offline(smx, synced: Path, hub: FakeHub
+                                                            ) -> None:
+    result = smx("--env", str(synced), "status")
+    assert result.exit_code == 0, result.output
+    assert "in sync: 1 package(s), 2 extension(s), 2 model(s)" in result.stdout
+    code, document = status_json(smx, synced)
+    assert (code, document["status"], document["data"]["in_sync"]) == (0, "ok", True)
+    assert document["data"]["issues"] == []
+    conforms(document)
+    assert hub.requests == []
+
+
+def test_every_kind_of_drift_is_named_with_exit_1(smx, synced: Path) -> None:
+    env = synced
+    # the disk: a checkout moved, a local edit, a node deleted, a stray node and package folder,
+    # a truncated model, a touched one, a file nobody locked
+    package = env / "Data/Packages/comfy"
+    (package / "main.py").write_text("print('edited')\n")
+    git("commit", "-q", "-am", "local commit", cwd=package)
+    (env / NODES / "nodes-a" / "README.md").write_text("edited\n")
+    shutil.rmtree(env / NODES / "nodes-b")
+    (env / NODES / "someone-elses-node").mkdir()
+    (env / "Data/Packages/stray").mkdir()
+    (env / CKPT).write_bytes((env / CKPT).read_bytes()[:-10])
+    stat = (env / MOTION).stat()
+    os.utime(env / MOTION, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    (env / "Data/Models/Lora/handmade.safetensors").write_bytes(b"x" * 100)
+    # smx.toml: a model not locked yet, a model dropped, a node pointed at another branch
+    manifest = env / "smx.toml"
+    text = manifest.read_text()
+    text = text.replace('mm = { source = "hf:someone/motion/mm.safetensors", kind = '
+                        '"motion-module" }\n', 'new = { source = "civitai:77" }\n')
+    text = "\n".join(line.replace('"main"', '"dev"') if line.startswith("nodes-a") else line
+                     for line in text.splitlines()) + "\n"
+    manifest.write_text(text)
+
+    result = smx("--env", str(env), "status")
+    assert result.exit_code == 1, result.output
+    assert "smx sync" in result.stderr  # the hint
+    code, document = status_json(smx, env)
+    assert (code, document["status"], document["exit_code"]) == (1, "error", 1)
+    assert document["errors"][0]["code"] == "env.drift"
+    conforms(document)
+    found = {(i["area"], i["name"], i["state"]) for i in document["data"]["issues"]}
+    assert found == {
+        ("package", "comfy", "wrong-commit"),
+        ("package", "stray", "extra"),
+        ("extension", "nodes-a", "lock-differs"),
+        ("extension", "nodes-a", "dirty"),
+        ("extension", "nodes-b", "missing"),
+        ("extension", "someone-elses-node", "extra"),
+        ("model", "anima", "corrupted"),
+        ("model", "mm", "not-in-toml"),
+        ("model", "new", "not-locked"),
+        ("model", "handmade.safetensors", "extra"),
+    }, document["data"]["issues"]
+    ref = next(i for i in document["data"]["issues"] if i["state"] == "lock-differs")
+    assert ref["detail"] == "ref is 'dev' in smx.toml, 'main' in smx.lock"
+    assert ref["package"] == "comfy"
+
+
+def test_a_touched_model_is_modified_until_verified(smx, synced: Path) -> None:
+    stat = (synced / MOTION).stat()
+    os.utime(synced / MOTION, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    code, document = status_json(smx, synced)
+    assert code == 1
+    assert [(i["name"], i["state"]) for i in document["data"]["issues"]] == [("mm", "modified")]
+    # the full check re-hashes it, finds the locked bytes and trusts the file again
+    assert smx("--env", str(synced), "model", "verify").exit_code == 0
+    assert status_json(smx, synced)[0] == 0
+
+
+def test_a_touched_model_is_rehashed_by_sync_and_a_rewritten_one_fetched_again(
+        smx, synced: Path, hub: FakeHub) -> None:
+    stat = (synced / MOTION).stat()
+    os.utime(synced / MOTION, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    plan = json.loads(smx("--env", str(synced), "sync", "--dry-run", "--json").stdout)
+    assert [(s["target"], s["action"]) for s in plan["data"]["steps"]] == [("mm", "verify")]
+    assert smx("--env", str(synced), "sync").exit_code == 0
+    assert hub.requests == []  # same bytes: re-hashed, nothing fetched
+    assert smx("--env", str(synced), "sync", "--dry-run", "--json").stdout.count('"target"') == 0
+
+    original = (synced / MOTION).read_bytes()
+    (synced / MOTION).write_bytes(bytes([original[0] ^ 1]) + original[1:])  # same size
+    result = smx("--env", str(synced), "sync")
+    assert result.exit_code == 0, result.output
+    assert (synced / MOTION).read_bytes() == original
+    assert hub.bytes_sent("cdn") == len(original)
