@@ -171,8 +171,9 @@ def _check_package_lists(env: Env) -> None:
         if locked is not None and not locked.freeze and not is_installed(env.layout, locked):
             raise LockOutOfDate(
                 f"smx.lock pins package {name!r} at {locked.commit[:12]} but does not record "
-                "its Python packages yet (`smx lock` pins commits; the package list is known "
-                "only after an install), so --frozen cannot install exactly smx.lock",
+                "its Python packages yet (it was pinned without an install, by `smx lock` or "
+                "an adoption; the list is known only after one), so --frozen cannot install "
+                "exactly smx.lock",
                 hint="run `smx sync` once without --frozen (it installs that commit and "
                      "records the list), then commit smx.lock",
                 code="lock.incomplete")

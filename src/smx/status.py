@@ -18,8 +18,9 @@ smx.lock vs the disk:
   ``outdated``     a model file with the bytes of an earlier pin (same name and size; after
                    `smx lock --upgrade`, before the sync)
 the disk alone:
-  ``extra``        a package folder, extension folder or store file that neither smx.lock nor
-                   smx.toml knows (installed by hand, or by a web UI itself)
+  ``extra``        a package folder, extension folder or model file (weights: .safetensors,
+                   .ckpt, .pt, …; not sidecars) in the store that neither smx.lock nor smx.toml
+                   knows (installed by hand, or by a web UI itself)
 
 Cost: file reads and stats, plus one ``git diff`` per checkout for ``dirty``; no network, no
 hashing.
@@ -38,7 +39,10 @@ from smx.environment.lock import LockedExtension, LockedPackage
 STATES = ("not-locked", "not-in-toml", "lock-differs", "missing", "incomplete", "wrong-commit",
           "dirty", "toggled", "corrupted", "modified", "outdated", "extra")
 _AGREEMENT = {"toml-only": "not-locked", "lock-only": "not-in-toml", "changed": "lock-differs"}
-_PARTIAL = (".part", ".tmp", ".link")
+# Weights, by file type: what a store folder holds besides sidecars (Stability Matrix's
+# .cm-info.json, preview images, notes), which are not models and never reported as extra.
+MODEL_SUFFIXES = (".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onnx",
+                  ".pkl", ".h5", ".msgpack", ".engine")
 
 
 @dataclass
@@ -293,7 +297,7 @@ def _store_files(env: Env) -> list[Path]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if name.startswith(".") or name.endswith(_PARTIAL):
+            if name.startswith(".") or not name.lower().endswith(MODEL_SUFFIXES):
                 continue
             found.append(Path(folder) / name)
     return found
