@@ -116,3 +116,11 @@ def test_ext_list(smx, adopted: Path) -> None:
                      "ext list")
     names = {e["name"] for e in document["data"]["extensions"]}
     assert {"sd-webui-controlnet", "old-ext", "ComfyUI-AnimateDiff-Evolved"} <= names
+
+
+def test_status_in_sync_and_with_drift(smx, adopted: Path, env_dir: Path) -> None:
+    clean = check(smx("--env", str(env_dir), "status", "--json"), "status.md", "status")
+    assert (clean["status"], clean["data"]["in_sync"]) == ("ok", True)
+    drift = check(smx("--env", str(adopted), "status", "--json"), "status.md", "status")
+    assert (drift["exit_code"], drift["data"]["in_sync"]) == (1, False)
+    assert any(i["name"] == "ComfyUI" for i in drift["data"]["issues"])  # it has no venv
