@@ -85,9 +85,9 @@ def status(env: Env) -> Status:
     flagged = {(i.area, i.package, i.name) for i in report.issues
                if i.state in ("not-locked", "not-in-toml")}
     for name, locked in env.lock.packages.items():
-        if ("package", None, name) not in flagged:
+        if ("package", None, name) not in flagged:  # (a package leaving takes its extensions)
             report.issues += _package_disk(env, locked)
-        report.issues += _extensions_disk(env, locked, flagged)
+            report.issues += _extensions_disk(env, locked, flagged)
     report.issues += _extra_packages(env)
     report.issues += _models_disk(env, flagged)
     return report

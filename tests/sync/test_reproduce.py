@@ -72,8 +72,7 @@ def test_toml_and_lock_rebuild_the_same_environment_elsewhere_until_upgraded(
     # Another machine, behind a company mirror: only the two files, another hub endpoint.
     with FakeHub() as mirror:
         publish_v1(mirror)
-        for key, value in mirror.env().items():
-            monkeypatch.setenv(key, value)
+        point_at(monkeypatch, mirror)
         hub.clear_records()
         elsewhere = copy_manifest_and_lock(home, tmp_path / "elsewhere")
         rebuilt = smx("--env", str(elsewhere), "sync", "--frozen")
@@ -99,21 +98,29 @@ def test_toml_and_lock_rebuild_the_same_environment_elsewhere_until_upgraded(
         assert facts(later) == built  # still exactly the lock
         assert metadata_requests(mirror) == []
 
-    # Upgrading is a decision: `smx lock --upgrade` moves the pins, `smx sync` installs them.
-    monkeypatch.setenv("HF_ENDPOINT", hub.hf_url)
-    monkeypatch.setenv("SMX_CIVITAI_ENDPOINT", hub.api_url)
-    upgraded = smx("--env", str(later), "lock", "--upgrade")
-    assert upgraded.exit_code == 0, upgraded.output
-    pins = read_toml(later / "smx.lock")
-    assert pins["packages"]["comfyui"]["commit"] == upstream.comfyui.head
-    assert pins["packages"]["comfyui"]["freeze"] == []  # known after the next install
-    assert pins["packages"]["comfyui"]["extensions"]["nodes"]["commit"] == upstream.nodes.head
-    assert pins["models"]["anima"]["civitai"]["version_id"] == 2002
-    assert pins["models"]["mm"]["hf"]["revision"] != locked["models"]["mm"]["hf"]["revision"]
-    assert facts(later) == built  # `smx lock` installs nothing
+        # Upgrading is a decision: `smx lock --upgrade` moves the pins (asking the hub's
+        # APIs), `smx sync` installs them (from the mirror: the pins name no host).
+        point_at(monkeypatch, hub)
+        hub.clear_records()
+        upgraded = smx("--env", str(later), "lock", "--upgrade")
+        assert upgraded.exit_code == 0, upgraded.output
+        assert hub.requests_to("cdn") == []  # resolved, nothing downloaded
+        pins = read_toml(later / "smx.lock")
+        assert pins["packages"]["comfyui"]["commit"] == upstream.comfyui.head
+        assert pins["packages"]["comfyui"]["freeze"] == []  # known after the next install
+        assert pins["packages"]["comfyui"]["extensions"]["nodes"]["commit"] == \
+            upstream.nodes.head
+        assert pins["models"]["anima"]["civitai"]["version_id"] == 2002
+        assert pins["models"]["mm"]["hf"]["revision"] != locked["models"]["mm"]["hf"]["revision"]
+        assert facts(later) == built  # `smx lock` installs nothing
 
-    synced = smx("--env", str(later), "sync")
-    assert synced.exit_code == 0, synced.output
+        point_at(monkeypatch, mirror)
+        hub.clear_records()
+        mirror.clear_records()
+        synced = smx("--env", str(later), "sync")
+        assert synced.exit_code == 0, synced.output
+        assert hub.requests == [] and metadata_requests(mirror) == []
+
     now = facts(later)
     final = read_toml(later / "smx.lock")
     assert now["package"] == upstream.comfyui.head
@@ -124,3 +131,7 @@ def test_toml_and_lock_rebuild_the_same_environment_elsewhere_until_upgraded(
                              MOTION: final["models"]["mm"]["sha256"]}  # v1's file removed
     assert now["models"][MOTION] != built["models"][MOTION]
 
+
+def point_at(monkeypatch: pytest.MonkeyPatch, hub: FakeHub) -> None:
+    for key, value in hub.env().items():
+        monkeypatch.setenv(key, value)
