@@ -108,8 +108,10 @@ def render_help(text: str) -> str:
             out.append("**Example**")
             out.append("")
             out.append("```bash")
-            # "a  |  b" is how a one-line help shows two alternative examples
-            out.extend(part.strip() for part in match.group(1).split("  |  ") if part.strip())
+            # "a  |  b" or "a     b" is how a one-line help shows two examples side by side
+            # (a pipe with single spaces, `smx doctor --json | jq`, is part of one example)
+            out.extend(part.strip() for part in re.split(r"\s{2,}\|\s{2,}|\s{3,}",
+                                                         match.group(1)) if part.strip())
             out.append("```")
             out.append("")
             continue

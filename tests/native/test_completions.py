@@ -167,6 +167,8 @@ def test_name_completers_read_packages_extensions_models_and_kinds(named_env, mo
     assert ("comfyui", "ComfyUI") in c.complete_catalog_package(Ctx({}, root), "co")
     assert [n for n, _ in c.complete_model_kind(Ctx({}, root), "motion")] == [
         "motion-module", "motion-lora"]
+    assert [n for n, _ in c.complete_env_name(Ctx({}, root), "")] == [
+        "comfy", "forge-main", "controlnet", "mm-sdxl"]
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")

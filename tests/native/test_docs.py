@@ -93,3 +93,11 @@ def test_every_smx_toml_shown_in_the_docs_is_valid(tmp_path: Path) -> None:
             parse_text(tmp_path / "smx.toml", block)  # raises ConfigError with line:col
             checked += 1
     assert checked >= 4
+
+
+def test_help_examples_become_one_shell_line_each() -> None:
+    hook = load_hook()
+    text = hook.render_help("Pin things.\n\nExamples: smx lock -U     smx lock -U comfyui  |  "
+                            "smx doctor --json | jq .data")
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    assert block == ["smx lock -U", "smx lock -U comfyui", "smx doctor --json | jq .data"]

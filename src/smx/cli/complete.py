@@ -120,6 +120,17 @@ def complete_model(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
         return []
 
 
+def complete_env_name(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
+    """Any package, extension or model name of the environment (`smx lock --upgrade NAME`)."""
+    try:
+        seen: dict[str, str] = {}
+        for name, help_ in (*env_packages(ctx), *env_extensions(ctx), *env_models(ctx)):
+            seen.setdefault(name, help_)
+        return _matching(list(seen.items()), incomplete)
+    except Exception:
+        return []
+
+
 def complete_model_kind(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
     """The model kinds `--kind` accepts, with the store folder each maps to."""
     try:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from smx.cli.complete import complete_env_name
+
 
 def lock(
     ctx: typer.Context,
     names: list[str] | None = typer.Argument(
-        None, help="With --upgrade: only these packages, extensions or models."),
+        None, help="With --upgrade: only these packages, extensions or models.",
+        autocompletion=complete_env_name),
     upgrade: bool = typer.Option(False, "--upgrade", "-U",
                                  help="Re-resolve to the newest: a branch's head, a model's "
                                       "newest version (all, or the NAMEs given)."),
