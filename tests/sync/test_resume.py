@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from syncfakes import MANIFEST, checkpoint_v1, motion_v1, new_env, publish_v1
 
 from helpers.fakehub import FakeHub
+from helpers.payloads import safetensors_bytes
 
 MOTION = "Data/Models/AnimateDiff/mm.safetensors"
 WITHOUT_NODES = "\n".join(line for line in MANIFEST.splitlines()
@@ -50,3 +56,37 @@ def test_a_connection_lost_mid_model_fails_clearly_and_the_next_sync_fetches_onl
     assert hub.bytes_sent("cdn") == len(motion) - 20 * 1024
     assert set(read_toml(env / "smx.lock")["models"]) == {"anima", "mm"}
     assert len(checkpoint_v1()) == read_toml(env / "smx.lock")["models"]["anima"]["size"]
+
+
+def test_ctrl_c_mid_download_exits_130_and_the_next_sync_resumes(
+        hub: FakeHub, tmp_path: Path, read_toml) -> None:
+    first, second = motion_v1(), safetensors_bytes(512 * 1024, family=None, seed=7)
+    hub.hf_commit("someone/one", {"one.safetensors": first})
+    hub.hf_commit("someone/two", {"two.safetensors": second})
+    blob = f"/blobs/{hashlib.sha256(second).hexdigest()}"
+    env = new_env(tmp_path / "env", "[models]\n"
+                  'one = { source = "hf:someone/one/one.safetensors", kind = "lora" }\n'
+                  'two = { source = "hf:someone/two/two.safetensors", kind = "lora" }\n')
+    hub.throttle_bps = 256 * 1024  # the second file takes about two seconds
+    proc = subprocess.Popen([sys.executable, "-m", "smx", "--env", str(env), "sync"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ.copy())
+    deadline = time.monotonic() + 60
+    while not (hub.requests_to("cdn", blob) and hub.bytes_sent("cdn", blob) > 64 * 1024):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err and "run the same command again" in " ".join(err.split())
+    assert set(read_toml(env / "smx.lock")["models"]) == {"one"}
+
+    hub.throttle_bps = None
+    hub.clear_records()
+    again = subprocess.run([sys.executable, "-m", "smx", "--env", str(env), "sync"],
+                           capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (env / "Data/Models/Lora/two.safetensors").read_bytes() == second
+    assert {r.path for r in hub.requests_to("cdn")} == {blob}
+    assert hub.bytes_sent("cdn") < len(second)  # resumed, not started over
