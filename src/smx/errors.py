@@ -10,7 +10,7 @@ from __future__ import annotations
 
 class ExitCode:
     OK = 0
-    FAILED_CHECK = 1  # e.g. `smx doctor` found a blocker, `smx model verify` found corruption
+    FAILED_CHECK = 1  # a check command's verdict: `smx doctor` found a blocker, `smx status` drift
     USAGE = 2  # bad flags, bad smx.toml, unknown names
     NETWORK = 3  # remote unreachable, HTTP errors, auth
     INTEGRITY = 4  # checksum/size mismatch, unsafe file, corrupted store

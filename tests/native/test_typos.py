@@ -30,6 +30,8 @@ def test_a_mistyped_name_in_the_environment_is_suggested(smx, sm_library) -> Non
     env = str(sm_library.root)
     launch = smx("--env", env, "launch", "comfyu")
     assert launch.exit_code == 2 and "did you mean 'ComfyUI'?" in launch.stderr
+    remove = smx("--env", env, "remove", "comfyu", "--yes")
+    assert remove.exit_code == 2 and "did you mean 'ComfyUI'?" in remove.stderr
     model = smx("--env", env, "model", "remove", "edite", "--yes")
     assert model.exit_code == 2 and "did you mean 'edited'?" in model.stderr
 

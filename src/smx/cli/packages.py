@@ -112,7 +112,7 @@ def update(
         names = [package] if package else list(env.manifest.packages)
         if package is not None and package not in env.manifest.packages:
             raise NotFound(f"no package {package!r} in smx.toml",
-                           hint=_known(env) or "install one with `smx install`")
+                           hint=_known(env, package) or "install one with `smx install`")
         before = {n: p.commit for n, p in env.lock.packages.items()}
         _edit_and_sync(env, output, package, {"ref": ref} if ref else {},
                        upgrade=set(names), only=set(names) if package else None)
@@ -147,7 +147,7 @@ def remove(
     with locked_env(ctx) as env:
         if package not in env.manifest.packages and package not in env.lock.packages:
             raise NotFound(f"no package {package!r} in smx.toml",
-                           hint=_known(env) or "nothing is installed")
+                           hint=_known(env, package) or "nothing is installed")
         where = env.layout.package_dir(package)
         if not yes:
             if not sys.stdin.isatty():
@@ -318,8 +318,13 @@ def _size(n: int) -> str:
     return human_bytes(n) if n else "-"
 
 
-def _known(env: Env) -> str:
+def _known(env: Env, typed: str) -> str:
+    import difflib
+
     names = list(env.manifest.packages)
+    close = difflib.get_close_matches(typed, names, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
     return f"packages here: {', '.join(names)}" if names else ""
 
 
