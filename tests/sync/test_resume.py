@@ -28,8 +28,8 @@ def test_a_connection_lost_mid_model_fails_clearly_and_the_next_sync_fetches_onl
     publish_v1(hub)
     motion = motion_v1()
     blob = f"/blobs/{hashlib.sha256(motion).hexdigest()}"
-    # the second model's server sends 20 KiB, drops the connection, then drops every retry
-    hub.fault("cdn", "reset", after=20 * 1024, times=1, path=blob)
+    # the second model's server sends 20 KiB and closes, then resets every retry at once
+    hub.fault("cdn", "truncate", after=20 * 1024, times=1, path=blob)
     hub.fault("cdn", "reset", after=0, times=None, path=blob)
     env = new_env(tmp_path / "env", WITHOUT_NODES)
 
