@@ -1,24 +1,11 @@
-"""Which command lives in which module. Each module stays small and imports only typer.
+"""Which command lives in which module, and how `smx --help` presents them.
 
-A command whose feature is not built yet is registered hidden and answers "not available
-yet" with exit 2 — never a fake success.
+Each command module stays small and imports only typer at module level.
 """
 
 from __future__ import annotations
 
 import typer
-
-NOT_AVAILABLE: tuple[str, ...] = ()  # every command is built
-
-
-def _not_available(name: str) -> typer.Typer | None:
-    def handler() -> None:
-        from smx.errors import NotAvailable
-
-        raise NotAvailable(f"`smx {name}` is not available yet in this version of smx",
-                           hint="see `smx --help` for the commands that are")
-
-    return handler  # type: ignore[return-value]
 
 
 def register(app: typer.Typer) -> None:
@@ -53,8 +40,41 @@ def register(app: typer.Typer) -> None:
     lock_cmd.register(app)
     status_cmd.register(app)
 
-    # Commands still to be built: hidden, and honest about it.
-    for name in NOT_AVAILABLE:
-        app.command(name, hidden=True, context_settings={"allow_extra_args": True,
-                                                         "ignore_unknown_options": True}
-                    )(_not_available(name))
+    _present(app)
+
+
+# `smx --help` groups commands the way a user meets them, in this order.
+PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Set up", ("doctor", "init")),
+    ("Web UIs", ("install", "update", "remove", "list", "launch")),
+    ("Extensions and models", ("ext", "model", "auth")),
+    ("Reproduce", ("sync", "lock", "status", "export")),
+    ("Shell", ("completion",)),
+)
+
+
+def _first_sentence(doc: str | None) -> str | None:
+    """The command list shows one line per command: the docstring's first sentence."""
+    if not doc:
+        return None
+    paragraph = " ".join(doc.strip().split("\n\n", 1)[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[: end + 1]
+
+
+_ORDER = [name for _panel, names in PANELS for name in names]
+
+
+def display_rank(name: str | None) -> int:
+    return _ORDER.index(name) if name in _ORDER else len(_ORDER)
+
+
+def _present(app: typer.Typer) -> None:
+    panel_of = {name: panel for panel, names in PANELS for name in names}
+    for command in app.registered_commands:
+        name = command.name or (command.callback.__name__ if command.callback else None)
+        command.rich_help_panel = panel_of.get(name or "", "Other")
+        if command.short_help is None and command.callback is not None:
+            command.short_help = _first_sentence(command.callback.__doc__)
+    for group in app.registered_groups:
+        group.rich_help_panel = panel_of.get(group.name or "", "Other")

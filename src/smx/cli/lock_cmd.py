@@ -16,9 +16,11 @@ def lock(
                                  help="Re-resolve to the newest: a branch's head, a model's "
                                       "newest version (all, or the NAMEs given)."),
 ) -> None:
-    """Pin what smx.toml asks for in smx.lock, without installing: commits of packages and
-    extensions (git ls-remote of their ref), models' version, file, size and SHA-256 (the
-    source's API). What smx.lock already pins is kept unless --upgrade names it.
+    """Pin what smx.toml asks for in smx.lock, without installing.
+
+    Pins the commits of packages and extensions (git ls-remote of their ref), models'
+    version, file, size and SHA-256 (the source's API). What smx.lock already pins is kept
+    unless --upgrade names it.
 
     Python packages (`freeze`) are known only after an install: a package whose commit moves
     is installed, and its list recorded, by the next `smx sync`.

@@ -18,12 +18,17 @@ from smx import __version__
 class SmxGroup(TyperGroup):
     """Renders SmxError (and Ctrl-C) once, for every command, with the right exit code."""
 
+    def list_commands(self, ctx: Any) -> list[str]:
+        from smx.cli.commands import display_rank
+
+        return sorted(super().list_commands(ctx), key=display_rank)
+
     def invoke(self, ctx: Any) -> Any:
         words = [*ctx._protected_args, *ctx.args]  # consumed by invoke; kept to name the command
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort):
-            raise
+        except (typer.Exit, typer.Abort, BrokenPipeError):
+            raise  # typer ends a closed pipe (`smx … | head`) quietly
         except Exception as exc:  # the single place errors become exit codes
             if _is_click_exception(exc):
                 raise
@@ -68,6 +73,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # markdown: paragraphs of docstrings are re-flowed to the terminal's width, `code` shows.
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
     help="smx: reproducible environments for Stable Diffusion web UIs.\n\n"
     "One smx.toml declares web UIs, extensions, models and launch flags; smx makes the "

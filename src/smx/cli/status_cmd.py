@@ -9,10 +9,12 @@ def status(
     ctx: typer.Context,
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Show where the disk, smx.lock and smx.toml disagree: packages, extensions or models
-    missing or extra on disk, checkouts at another commit or with local edits, model files of
-    the wrong size or changed since smx checked them, and entries in only one of smx.toml and
-    smx.lock. Offline and read-only; no file is hashed (`smx model verify` does that).
+    """Show where the disk, smx.lock and smx.toml disagree.
+
+    Reports packages, extensions or models missing or extra on disk, checkouts at another
+    commit or with local edits, model files of the wrong size or changed since smx checked
+    them, and entries in only one of smx.toml and smx.lock. Offline and read-only; no file is
+    hashed (`smx model verify` does that).
 
     Exit code: 0 when everything matches, 1 when drift is found.
 
