@@ -41,8 +41,6 @@ SM_PACKAGE_NAMES = {
     "Fooocus": "fooocus",
 }
 
-MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onnx", ".sft",
-                  ".pkl")
 CM_INFO_SUFFIX = ".cm-info.json"  # Stability Matrix's ConnectedModelInfo sidecar
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -415,7 +413,7 @@ def model_name(stem: str, taken: set[str]) -> str:
 
 def _models(env: Env, taken: set[str], skipped: list[Skipped], warnings: list[str],
             reporter: Reporter) -> list[AdoptedModel]:
-    from smx.catalog.model_kinds import kind_for_folder
+    from smx.catalog.model_kinds import is_model_file, kind_for_folder
     from smx.models.store import hash_file
 
     root = env.root
@@ -425,8 +423,7 @@ def _models(env: Env, taken: set[str], skipped: list[Skipped], warnings: list[st
     locked = {(m.kind, m.filename) for m in env.lock.models.values()}
     found: list[AdoptedModel] = []
     for folder in sorted(p for p in store.iterdir() if p.is_dir()):
-        files = [p for p in folder.rglob("*") if p.is_file()
-                 and p.suffix.lower() in MODEL_SUFFIXES and not p.name.startswith(".")]
+        files = [p for p in folder.rglob("*") if p.is_file() and is_model_file(p.name)]
         if not files:
             continue
         rel = folder.relative_to(root).as_posix()

@@ -20,7 +20,10 @@ smx.lock vs the disk:
 the disk alone:
   ``extra``        a package folder, extension folder or model file (weights: .safetensors,
                    .ckpt, .pt, …; not sidecars) in the store that neither smx.lock nor smx.toml
-                   knows (installed by hand, or by a web UI itself)
+                   knows (installed by hand, or by a web UI itself). A model file directly in
+                   a kind's store folder gets a ``local:`` entry to keep it; one elsewhere (a
+                   folder with no smx kind such as ``Karlo``, a sub-folder) gets none, since
+                   sync could not manage it
 
 Cost: file reads and stats, plus one ``git diff`` per checkout for ``dirty``; no network, no
 hashing.
@@ -39,10 +42,6 @@ from smx.environment.lock import LockedExtension, LockedPackage
 STATES = ("not-locked", "not-in-toml", "lock-differs", "missing", "incomplete", "wrong-commit",
           "dirty", "toggled", "corrupted", "modified", "outdated", "extra")
 _AGREEMENT = {"toml-only": "not-locked", "lock-only": "not-in-toml", "changed": "lock-differs"}
-# Weights, by file type: what a store folder holds besides sidecars (Stability Matrix's
-# .cm-info.json, preview images, notes), which are not models and never reported as extra.
-MODEL_SUFFIXES = (".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onnx",
-                  ".pkl", ".h5", ".msgpack", ".engine")
 
 
 @dataclass
@@ -279,17 +278,67 @@ def _models_disk(env: Env, flagged: set[Any]) -> list[Issue]:
             issues.append(Issue("model", name, "outdated",
                                 "the stored file holds the bytes of an earlier pin; smx.lock "
                                 f"pins {locked.source} now", path=where))
+    stored |= _declared_local(env)
+    taken = set(env.manifest.models) | set(env.lock.models)
     for path in _store_files(env):
         if path not in stored:
-            local = path.relative_to(env.layout.models).as_posix()
-            issues.append(Issue("model", path.name, "extra",
-                                "a file in the store that smx.lock does not list (keep it "
-                                f'with `{path.stem} = {{ source = "local:{local}" }}` in '
-                                "[models], or delete it)", path=_rel(env, path)))
+            issues.append(Issue("model", path.name, "extra", _extra_model_detail(env, path, taken),
+                                path=_rel(env, path)))
     return issues
 
 
+def _declared_local(env: Env) -> set[Path]:
+    """Files smx.toml already declares as ``local:`` (not locked yet: `not-locked` says so)."""
+    from smx.errors import SmxError
+    from smx.models.refs import LocalRef, parse_model_ref
+
+    paths = set()
+    for spec in env.manifest.models.values():
+        try:
+            ref = parse_model_ref(spec.source)
+        except SmxError:
+            continue
+        if isinstance(ref, LocalRef):
+            paths.add(env.layout.models / ref.path)
+    return paths
+
+
+def _extra_model_detail(env: Env, path: Path, taken: set[str]) -> str:
+    """Why the file is extra, and the smx.toml entry that keeps it when sync would accept one.
+
+    Sync accepts ``local:FOLDER/FILE`` only for a file directly in a kind's store folder (the
+    lock records kind + file name, so a sub-folder's file would be looked for in the wrong
+    place); anything else gets no suggestion rather than one sync rejects.
+    """
+    import json
+
+    from smx.adopt import model_name
+    from smx.catalog.model_kinds import kind_for_folder
+    from smx.errors import SmxError
+    from smx.models.refs import parse_model_ref
+
+    local = path.relative_to(env.layout.models).as_posix()
+    parts = local.split("/")
+    if len(parts) != 2:
+        where = "directly in Data/Models" if len(parts) == 1 else "in a sub-folder"
+        return (f"a file {where}, which smx.lock does not list; smx tracks only files directly "
+                "in a store folder (Data/Models/<Folder>/FILE)")
+    if kind_for_folder(parts[0]) is None:
+        return (f"a file in Data/Models/{parts[0]}, a folder with no smx model kind; smx cannot "
+                "track it (the web UIs may still use it)")
+    try:
+        source = str(parse_model_ref(f"local:{local}"))
+    except SmxError:
+        return "a file in the store that smx.lock does not list; its name cannot be a local: source"
+    name = model_name(path.name[: -len(path.suffix)], taken)
+    key = name if name.replace("-", "").replace("_", "").isalnum() else json.dumps(name)
+    return ("a file in the store that smx.lock does not list (keep it with "
+            f"`{key} = {{ source = {json.dumps(source)} }}` in [models], or delete it)")
+
+
 def _store_files(env: Env) -> list[Path]:
+    from smx.catalog.model_kinds import is_model_file
+
     root = env.layout.models
     if not root.is_dir():
         return []
@@ -297,7 +346,6 @@ def _store_files(env: Env) -> list[Path]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if name.startswith(".") or not name.lower().endswith(MODEL_SUFFIXES):
-                continue
-            found.append(Path(folder) / name)
+            if is_model_file(name):
+                found.append(Path(folder) / name)
     return found

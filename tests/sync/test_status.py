@@ -124,3 +124,46 @@ def test_a_touched_model_is_rehashed_by_sync_and_a_rewritten_one_fetched_again(
     assert result.exit_code == 0, result.output
     assert (synced / MOTION).read_bytes() == original
     assert hub.bytes_sent("cdn") == len(original)
+
+
+def test_only_weights_are_extra_and_every_suggested_entry_is_one_sync_accepts(
+        smx, synced: Path) -> None:
+    models = synced / "Data/Models"
+    # Stability Matrix keeps sidecars next to each model: never models themselves
+    for sidecar in ("handmade.cm-info.json", "handmade.preview.png", "handmade.preview.jpeg",
+                    "handmade.txt", "anima_v1.cm-info.json"):
+        folder = "StableDiffusion" if sidecar.startswith("anima") else "Lora"
+        (models / folder / sidecar).write_text("{}")
+    (models / "Lora/handmade.safetensors").write_bytes(b"x" * 100)
+    (models / "Lora/My Style v1.0.safetensors").write_bytes(b"y" * 50)
+    (models / "Karlo").mkdir()  # a Stability Matrix folder with no smx kind
+    (models / "Karlo/decoder.ckpt").write_bytes(b"k" * 10)
+    (models / "Karlo/decoder.preview.png").write_bytes(b"png")
+    (models / "Lora/sub").mkdir()
+    (models / "Lora/sub/nested.safetensors").write_bytes(b"n" * 10)
+    (models / "loose.safetensors").write_bytes(b"l" * 10)
+
+    code, document = status_json(smx, synced)
+    assert code == 1
+    extra = {i["path"]: i["detail"] for i in document["data"]["issues"]}
+    assert set(extra) == {f"Data/Models/{p}" for p in (
+        "Lora/handmade.safetensors", "Lora/My Style v1.0.safetensors", "Karlo/decoder.ckpt",
+        "Lora/sub/nested.safetensors", "loose.safetensors")}, extra
+    suggested = {path: re.search(r"`(.+ = \{ source = .+ \})`", detail)
+                 for path, detail in extra.items()}
+    assert not suggested["Data/Models/Karlo/decoder.ckpt"]
+    assert "no smx model kind" in extra["Data/Models/Karlo/decoder.ckpt"]
+    assert not suggested["Data/Models/Lora/sub/nested.safetensors"]
+    assert not suggested["Data/Models/loose.safetensors"]
+    entries = [m.group(1) for m in suggested.values() if m]
+    assert len(entries) == 2, extra
+
+    # pasted into smx.toml as suggested, sync takes them and status no longer names them
+    manifest = synced / "smx.toml"
+    manifest.write_text(manifest.read_text() + "".join(e + "\n" for e in entries))
+    result = smx("--env", str(synced), "sync")
+    assert result.exit_code == 0, result.output
+    code, document = status_json(smx, synced)
+    assert {i["path"] for i in document["data"]["issues"]} == {
+        "Data/Models/Karlo/decoder.ckpt", "Data/Models/Lora/sub/nested.safetensors",
+        "Data/Models/loose.safetensors"}

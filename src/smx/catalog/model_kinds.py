@@ -54,6 +54,17 @@ KIND_NAMES: tuple[str, ...] = tuple(k.name for k in MODEL_KINDS)
 STORE_FOLDERS: tuple[str, ...] = tuple(k.folder for k in MODEL_KINDS)
 
 
+# Weights, by file type: what a store folder holds besides sidecars (Stability Matrix's
+# .cm-info.json, .preview.png/.jpeg previews, .txt notes), which are never models.
+MODEL_SUFFIXES: tuple[str, ...] = (".safetensors", ".sft", ".ckpt", ".pt", ".pth", ".bin",
+                                   ".gguf", ".onnx", ".pkl", ".h5", ".msgpack", ".engine")
+
+
+def is_model_file(name: str) -> bool:
+    """True for a weights file name (not a sidecar, not hidden)."""
+    return not name.startswith(".") and name.lower().endswith(MODEL_SUFFIXES)
+
+
 def kind_for_folder(folder: str) -> ModelKind | None:
     for kind in MODEL_KINDS:
         if kind.folder.lower() == folder.lower():
