@@ -81,6 +81,7 @@ class AdoptedModel:
     base_model: str | None = None
     civitai: dict[str, int] = field(default_factory=dict)
     renamed: bool = False  # stored under another name than the source's (keep it on re-sync)
+    mtime_ns: int | None = None  # the file's mtime when it was hashed (for diskstate)
 
 
 @dataclass
@@ -439,12 +440,12 @@ def _models(env: Env, taken: set[str], skipped: list[Skipped], warnings: list[st
         for path in sorted(p for p in files if p.parent == folder):
             if (kind.name, path.name) in locked:
                 continue
-            size = path.stat().st_size
+            before = path.stat()
             sha = hash_file(path, reporter, f"hashing {folder.name}/{path.name}")
             stem = path.name[: -len(path.suffix)]
             model = AdoptedModel(name=model_name(stem, taken), kind=kind.name,
                                  source=f"local:{folder.name}/{path.name}", filename=path.name,
-                                 size=size, sha256=sha)
+                                 size=before.st_size, sha256=sha, mtime_ns=before.st_mtime_ns)
             info = _civitai_info(path)
             if info is not None:
                 published = str((info.get("Hashes") or {}).get("SHA256") or "").lower()
@@ -515,6 +516,11 @@ def _write(env: Env, result: AdoptResult) -> None:
             size=model.size, sha256=model.sha256, base_model=model.base_model,
             civitai=dict(model.civitai))
     env.save_lock()
+    # hashed just now: a sync with nothing to do trusts these files without hashing them again
+    from smx import diskstate
+
+    diskstate.remember_all(env.layout, [(m.name, env.lock.models[m.name], m.mtime_ns)
+                                        for m in result.models])
 
 
 def adopt(path: Path, reporter: Reporter | None = None) -> AdoptResult:

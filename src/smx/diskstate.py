@@ -4,9 +4,9 @@
 sync with nothing to do trust a model file without hashing it: the file is taken as the locked
 bytes when its size and mtime are the ones recorded when smx placed or verified it, under the
 SHA-256 smx.lock pins now. Anything else (touched or rewritten, or smx.lock moved to other
-bytes of the same size) is hashed again before it is trusted. A file smx has no record of (an
-adopted library, a store from an older smx) is trusted on its size, as before; ``smx model
-verify`` re-hashes everything and records what passed.
+bytes of the same size) is hashed again before it is trusted. A file smx has no record of (a
+store from an older smx) is trusted on its size, as before; ``smx model verify`` re-hashes
+everything and records what passed. `smx init --adopt` records the files it hashed.
 
 The records also name the model a file was stored for, so when a model moves to another file
 (``smx lock --upgrade`` then ``smx sync``) the previous file can be recognised as smx's own,
@@ -100,21 +100,30 @@ def trust(layout: EnvLayout, locked: LockedModel, records: dict[str, Record]) ->
     return distrust(layout, locked, records) is None
 
 
-
-
 def remember(layout: EnvLayout, name: str, locked: LockedModel) -> None:
     """Record ``locked``'s file as checked now (after a download, a reuse or a re-hash)."""
-    path = _locked_file(layout, locked)
-    if path is None:
-        return
-    try:
-        stat = path.stat()
-    except OSError:
-        return
+    remember_all(layout, [(name, locked, None)])
+
+
+def remember_all(layout: EnvLayout, checked: list[tuple[str, LockedModel, int | None]]
+                 ) -> None:
+    """Record several files in one write: (model name, its lock entry, the mtime_ns the file
+    had when it was hashed, or None when it was hashed just now). A file whose mtime moved
+    since it was hashed is left unrecorded: its bytes may not be the hashed ones."""
     records = {k: r for k, r in load(layout).items()
                if os.path.lexists(layout.models / k)}  # files that are gone: forgotten
-    records[store_key(layout, path)] = Record(name, stat.st_size, stat.st_mtime_ns,
-                                              locked.sha256)
+    for name, locked, hashed_mtime_ns in checked:
+        path = _locked_file(layout, locked)
+        if path is None:
+            continue
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        if hashed_mtime_ns is not None and stat.st_mtime_ns != hashed_mtime_ns:
+            continue
+        records[store_key(layout, path)] = Record(name, stat.st_size, stat.st_mtime_ns,
+                                                  locked.sha256)
     save(layout, records)
 
 

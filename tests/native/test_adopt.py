@@ -4,6 +4,7 @@ packages, extensions and models registered, nothing copied, nothing downloaded."
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -195,3 +196,30 @@ def test_after_adoption_sync_plans_nothing_for_what_is_on_disk(smx, sm_library) 
     a1111_exts = [s for s in steps if s["area"] == "extension"
                   and s["target"] in ("sd-webui-controlnet", "old-ext")]
     assert all(s["action"] not in ("install", "update") for s in a1111_exts), a1111_exts
+
+
+def test_adopted_models_are_trusted_only_while_unchanged_since_they_were_hashed(
+        smx, sm_library) -> None:
+    """Adoption hashed every model: smx records that, so a later touch of a file is noticed
+    (status, the no-op sync) instead of the file being trusted on its size."""
+    from smx import diskstate
+
+    adopt_json(smx, sm_library.root)
+    env = Env.open(sm_library.root)
+    records = diskstate.load(env.layout)
+    for model in env.lock.models.values():
+        rel = f"{env.layout.model_folder(model.kind).name}/{model.filename}"
+        stat = (env.layout.models / rel).stat()
+        assert records[rel] == diskstate.Record(model.name, stat.st_size, stat.st_mtime_ns,
+                                                model.sha256), rel
+
+    def model_states() -> set[tuple[str, str]]:  # of locked models (not the extra files)
+        result = smx("--env", str(sm_library.root), "status", "--json")
+        return {(i["name"], i["state"]) for i in json.loads(result.stdout)["data"]["issues"]
+                if i["area"] == "model" and i["state"] != "extra"}
+
+    assert model_states() == set()
+    lora = sm_library.data / "Models/Lora/edited.safetensors"
+    stat = lora.stat()
+    os.utime(lora, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert model_states() == {("edited", "modified")}
