@@ -39,6 +39,7 @@ from extfakes import (
 )
 
 from helpers.gitrepo import GitRepo, git, map_url
+from helpers.offline_installers import use_offline_installers
 from helpers.wheels import build_wheel
 from smx.catalog.packages import PACKAGES
 from smx.environment import lock as lockfile
@@ -63,19 +64,9 @@ def ext_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def offline_pip(ext_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory,
                 monkeypatch: pytest.MonkeyPatch) -> None:
     """pip and uv see only the test wheel folder: no index, no machine config."""
-    caches = tmp_path_factory.getbasetemp() / "ext-installer-caches"
-    for var in list(os.environ):
-        if var.startswith(("PIP_", "UV_")):
-            monkeypatch.delenv(var)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(ext_wheelhouse))
-    monkeypatch.setenv("PIP_CACHE_DIR", str(caches / "pip"))
-    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    monkeypatch.setenv("UV_NO_CONFIG", "1")
-    monkeypatch.setenv("UV_CACHE_DIR", str(caches / "uv"))
-    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
-    monkeypatch.setenv("SMX_INSTALLER", "uv")
+    use_offline_installers(monkeypatch, ext_wheelhouse,
+                           tmp_path_factory.getbasetemp() / "ext-installer-caches",
+                           installer="uv")
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import yaml
 
 from helpers.gitrepo import GitRepo, map_url
+from helpers.offline_installers import use_offline_installers
 from helpers.wheels import build_wheel
 from smx.catalog.packages import PACKAGES
 
@@ -37,18 +37,8 @@ def torch_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def offline_pip(torch_wheels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in list(os.environ):
-        if var.startswith(("PIP_", "UV_")):
-            monkeypatch.delenv(var)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(torch_wheels))
-    monkeypatch.setenv("PIP_CACHE_DIR", str(tmp_path / "pip-cache"))
-    monkeypatch.setenv("UV_NO_CONFIG", "1")
-    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
-    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
-    monkeypatch.setenv("SMX_INSTALLER", "uv")
-    monkeypatch.delenv("SMX_TORCH_REQUIREMENTS", raising=False)
+    use_offline_installers(monkeypatch, torch_wheels, tmp_path / "installer-caches",
+                           installer="uv")
 
 
 def test_smx_install_comfyui_then_launch_it(smx, smx_process, env_dir: Path, tmp_path: Path,

@@ -3,7 +3,6 @@ wheel folder instead of PyPI, and an environment whose torch comes from pip's ow
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from pkgfakes import A1111, COMFYUI, SLOW_SIGNAL_ENV, Upstream, build_upstream
 
+from helpers.offline_installers import use_offline_installers
 from helpers.wheels import build_wheel, inline_backend_project
 from smx.system.pythons import find_interpreters, pick
 
@@ -62,20 +62,8 @@ def offline_installers(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactor
                        monkeypatch: pytest.MonkeyPatch) -> None:
     """pip and uv see only the test's wheel folder: no index, no machine config, caches of
     their own."""
-    caches = tmp_path_factory.getbasetemp() / "installer-caches"
-    for var in list(os.environ):
-        if var.startswith(("PIP_", "UV_")):
-            monkeypatch.delenv(var)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(wheelhouse))
-    monkeypatch.setenv("PIP_CACHE_DIR", str(caches / "pip"))
-    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    monkeypatch.setenv("UV_NO_CONFIG", "1")
-    monkeypatch.setenv("UV_CACHE_DIR", str(caches / "uv"))
-    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
-    monkeypatch.delenv("SMX_INSTALLER", raising=False)
-    monkeypatch.delenv("SMX_TORCH_REQUIREMENTS", raising=False)
+    use_offline_installers(monkeypatch, wheelhouse,
+                           tmp_path_factory.getbasetemp() / "installer-caches", installer=None)
     monkeypatch.delenv(SLOW_SIGNAL_ENV, raising=False)
 
 

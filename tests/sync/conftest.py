@@ -4,7 +4,6 @@ installed-looking environments made without pip (cheapenv.py)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from syncfakes import COMFYUI, NODES_URL, comfyui_files, node_files
 
 from helpers.fakehub import FakeHub, fakehub  # noqa: F401 - the shared fixture
 from helpers.gitrepo import GitRepo, map_url
+from helpers.offline_installers import use_offline_installers
 from helpers.wheels import build_wheel
 
 if sys.version_info >= (3, 11):
@@ -43,20 +43,9 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def offline_installers(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory,
                        monkeypatch: pytest.MonkeyPatch) -> None:
     """uv (fast) and pip see only the test wheel folder: no index, no machine config."""
-    caches = tmp_path_factory.getbasetemp() / "sync-installer-caches"
-    for var in list(os.environ):
-        if var.startswith(("PIP_", "UV_")):
-            monkeypatch.delenv(var)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(wheelhouse))
-    monkeypatch.setenv("PIP_CACHE_DIR", str(caches / "pip"))
-    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    monkeypatch.setenv("UV_NO_CONFIG", "1")
-    monkeypatch.setenv("UV_CACHE_DIR", str(caches / "uv"))
-    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
-    monkeypatch.setenv("SMX_INSTALLER", "uv")
-    monkeypatch.delenv("SMX_TORCH_REQUIREMENTS", raising=False)
+    use_offline_installers(monkeypatch, wheelhouse,
+                           tmp_path_factory.getbasetemp() / "sync-installer-caches",
+                           installer="uv")
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from smx.catalog.model_kinds import KINDS_BY_NAME
 from smx.environment.env import Env
 from smx.environment.layout import EnvLayout
 from smx.environment.lock import Lock, LockedModel
+from smx.fsutil import fsync_dir
 from smx.reporter import NullReporter, Reporter
 
 _FORBIDDEN = re.compile(r'[<>:"|?*]')
@@ -99,7 +100,7 @@ def place(part: Path, target: Path) -> None:
                 os.unlink(tmp)
             raise
         part.unlink()
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def link_same(existing: Path, target: Path) -> str:
@@ -157,17 +158,6 @@ def remove_stored(env: Env, name: str) -> Path | None:
     except FileNotFoundError:
         return None
     return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 @dataclass
