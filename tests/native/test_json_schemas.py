@@ -67,6 +67,30 @@ def test_list(smx, adopted: Path) -> None:
                                                                  "stable-diffusion-webui"}
 
 
+def test_list_says_each_state_with_a_stable_code_next_to_the_text(smx, adopted: Path) -> None:
+    from helpers.gitrepo import git
+
+    def codes() -> dict[str, tuple[str, str]]:
+        document = check(smx("--env", str(adopted), "list", "--json"), "list.md", "list")
+        return {p["name"]: (p["state_code"], p["state"]) for p in document["data"]["packages"]}
+
+    assert codes() == {
+        "stable-diffusion-webui": ("installed", "installed"),
+        "ComfyUI": ("incomplete", "differs from smx.lock (run `smx sync`)"),  # no venv/
+    }
+    # a checkout moved by hand; a package added to smx.toml but not installed yet
+    git("commit", "-q", "--allow-empty", "-m", "by hand",
+        cwd=adopted / "Data/Packages/stable-diffusion-webui")
+    manifest = adopted / "smx.toml"
+    manifest.write_text(manifest.read_text().replace(
+        "[packages]\n", '[packages]\nfresh = { source = "fooocus" }\n', 1))
+    assert codes() == {
+        "stable-diffusion-webui": ("wrong-commit", "differs from smx.lock (run `smx sync`)"),
+        "ComfyUI": ("incomplete", "differs from smx.lock (run `smx sync`)"),
+        "fresh": ("not-locked", "not installed"),
+    }
+
+
 def test_model_list(smx, adopted: Path) -> None:
     document = check(smx("--env", str(adopted), "model", "list", "--json"), "model-list.md",
                      "model list")

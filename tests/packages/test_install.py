@@ -146,6 +146,7 @@ def test_list_shows_ref_commit_backend_size_and_local_edits(smx, pkg_env: Path, 
     assert rows[0]["backend"] == "cpu"
     assert rows[0]["dirty"] is True
     assert rows[0]["state"] == "installed"
+    assert rows[0]["state_code"] == "installed"  # local edits are `dirty`, not a state
     assert rows[0]["size_bytes"] > 0
 
 

@@ -278,16 +278,20 @@ def _row(env: Env, name: str) -> dict[str, Any]:
     locked = env.lock.packages.get(name)
     pkg_dir = env.layout.package_dir(name)
     head = git.head_commit(pkg_dir)
+    # state: for people; state_code: for scripts, in `smx status`'s words (docs/json/list.md)
     if spec is None:
-        state = "not in smx.toml (removed by the next sync)"
+        state, code = "not in smx.toml (removed by the next sync)", "not-in-toml"
     elif Marker.of(env.layout, name).exists():
-        state = "incomplete (run `smx sync`)"
+        state, code = "incomplete (run `smx sync`)", "incomplete"
     elif locked is None:
-        state = "not installed"
-    elif head != locked.commit or not Venv(env.layout.venv_dir(name)).exists():
+        state, code = "not installed", "not-locked"
+    elif head != locked.commit:
         state = "differs from smx.lock (run `smx sync`)"
+        code = "wrong-commit" if pkg_dir.exists() else "missing"
+    elif not Venv(env.layout.venv_dir(name)).exists():
+        state, code = "differs from smx.lock (run `smx sync`)", "incomplete"
     else:
-        state = "installed"
+        state, code = "installed", "installed"
     dirty = False
     if head is not None:
         try:
@@ -309,6 +313,7 @@ def _row(env: Env, name: str) -> dict[str, Any]:
         "size_bytes": folder_size(pkg_dir) if pkg_dir.exists() else 0,
         "dirty": dirty,
         "state": state,
+        "state_code": code,
     }
 
 
