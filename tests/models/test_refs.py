@@ -33,7 +33,9 @@ def test_every_documented_form_is_understood(text: str, expected: object) -> Non
 @pytest.mark.parametrize("text", ["civitai:abc", "civitai:0", "civitai:99999999999",
                                   "hf:guoyww/animatediff", "hf:a/b/../c", "ftp://x/y",
                                   "animapencil", "https://civitai.com/images/123",
-                                  "https://huggingface.co/guoyww/animatediff"])
+                                  "https://huggingface.co/guoyww/animatediff",
+                                  "local:Lora", "local:Lora/sub/x.safetensors",
+                                  "local:../x.safetensors"])
 def test_a_malformed_reference_is_one_line_with_an_example(text: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_model_ref(text)

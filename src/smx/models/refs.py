@@ -136,6 +136,11 @@ def _parse_local(raw: str) -> LocalRef:
         raise _malformed(raw, "expected local:FOLDER/FILE, a path under Data/Models with '/'")
     if len(parts) < 2 or any(p in ("", ".", "..") for p in parts):
         raise _malformed(raw, "expected local:FOLDER/FILE (e.g. local:Lora/x.safetensors)")
+    if len(parts) > 2:
+        # the store keeps each model directly in its kind's folder (and the lock records only
+        # kind + file name), so a file in a sub-folder could never be found again
+        raise _malformed(raw, "local: files must sit directly in a store folder "
+                              "(local:FOLDER/FILE, no sub-folders)")
     return LocalRef(path)
 
 
