@@ -26,7 +26,6 @@ import collections
 import contextlib
 import errno
 import hashlib
-import http.client
 import json
 import os
 import queue
@@ -42,6 +41,7 @@ from typing import Any
 from smx.errors import ChecksumMismatch, DiskSpaceError, NetworkError, RemoteError, SmxError
 from smx.models.http import (
     RETRYABLE_ERRORS,
+    BodyCutShort,
     Hop,
     HttpClient,
     Response,
@@ -776,7 +776,7 @@ class Transfer:
                 buf.release()
                 if end is None:
                     return
-                raise http.client.IncompleteRead(b"", end - pos)
+                raise BodyCutShort(f"the body ended {end - pos} bytes early")
             try:
                 file.pwrite(buf.mv[:n], pos)
             except OSError as exc:

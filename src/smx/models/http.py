@@ -1,22 +1,25 @@
-"""The HTTP client every model source and the transfer engine share.
+"""The HTTP client every model source and the transfer engine share, on httpx.
 
-Built on the standard library's ``http.client`` rather than httpx for two reasons:
-- the transfer engine needs ``readinto`` into reused buffers to keep up with curl (httpx only
-  yields freshly allocated chunks; see docs/performance-notes.md);
-- one small redirect loop owns the token rule: ``Authorization`` goes only to the origin the
+One ``httpx.Client`` per ``HttpClient``: HTTP/1.1, a keep-alive pool sized for the transfer
+engine's parallel connections, proxies from the usual environment variables (HTTP(S)_PROXY,
+NO_PROXY, credentials in the proxy URL), TLS from SSL_CERT_FILE/SSL_CERT_DIR or certifi.
+
+What smx keeps for itself on top of httpx:
+- the redirect loop (httpx's is switched off): ``Authorization`` goes only to the origin the
   token belongs to, and is dropped for good as soon as a redirect leaves that origin (signed
-  CDN URLs need none). Tokens are never put in a query string.
-
-Connections are kept alive and pooled per origin; proxies come from the usual environment
-variables (HTTPS_PROXY, NO_PROXY, …); TLS uses certifi's bundle when it is installed.
+  CDN URLs need none). Tokens are never put in a query string;
+- ``Response.readinto`` into the caller's reused buffers, over the raw byte stream (bodies are
+  asked for with ``Accept-Encoding: identity``, so byte ranges are the file's bytes): at most
+  one received chunk is held back, memory stays constant whatever the file size;
+- the retry decisions and the one-line messages: httpx's transport errors map onto them by
+  their cause (a refused connection or an unknown host is not worth another try, a reset or a
+  stall is).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import email.utils
-import http.client
 import json
 import os
 import random
@@ -24,10 +27,12 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
+
+import httpx
 
 from smx import __version__
 from smx.errors import NetworkError
@@ -36,12 +41,28 @@ from smx.redact import redact
 USER_AGENT = f"smx/{__version__}"
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 10
+# The transfer engine opens up to 32 connections to one host; a few more leave room for the
+# API calls made meanwhile (a signed URL refreshed mid-download).
+POOL_KEEPALIVE = 32
+POOL_MAX = POOL_KEEPALIVE + 8
 
-# Failures worth another try: the connection dropped, stalled or was cut short.
+
+class BodyCutShort(Exception):
+    """The body ended before the bytes the response promised (or the caller asked for)."""
+
+
+# Failures worth another try: the connection dropped, stalled or was cut short. A connection
+# that could not be opened at all is judged by its cause (see ``is_retryable``).
 RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
+    httpx.TimeoutException, httpx.ReadError, httpx.WriteError, httpx.CloseError,
+    httpx.RemoteProtocolError, BodyCutShort,
     ConnectionResetError, ConnectionAbortedError, BrokenPipeError, TimeoutError,
-    http.client.IncompleteRead, http.client.BadStatusLine, ssl.SSLEOFError,
+    ssl.SSLEOFError,
 )
+# Causes of a failed connect that another try may cure (the rest - refused, unknown host,
+# certificate rejected - would only fail the same way six times).
+_TRANSIENT_CAUSES = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError,
+                     TimeoutError, ssl.SSLEOFError)
 
 
 def retryable_status(status: int) -> bool:
@@ -146,60 +167,103 @@ class Hop:
 
     status: int
     url: str
-    headers: http.client.HTTPMessage
+    headers: httpx.Headers
+
+
+_EMPTY = memoryview(b"")
 
 
 class Response:
-    """A response whose body is read by the caller; closing returns the connection to the pool."""
+    """A response whose body is read by the caller, straight off the connection.
 
-    def __init__(self, client: HttpClient, origin: Origin, conn: http.client.HTTPConnection,
-                 raw: http.client.HTTPResponse, url: str, history: list[Hop]) -> None:
-        self._client = client
-        self._origin = origin
-        self._conn: http.client.HTTPConnection | None = conn
+    Closing it returns the connection to the pool when the body was read to its end, and
+    closes the connection otherwise (nothing is drained behind the caller's back)."""
+
+    def __init__(self, raw: httpx.Response, url: str, history: list[Hop]) -> None:
         self.raw = raw
         self.url = url
         self.history = history
-        self.status = raw.status
-        self.reason = raw.reason
+        self.status = raw.status_code
+        self.reason = raw.reason_phrase
         self.headers = raw.headers
+        self._chunks: Iterator[bytes] | None = None
+        self._left = _EMPTY  # the part of the last received chunk not handed out yet
+        self._error: BaseException | None = None
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name, default)
 
+    def _next_chunk(self) -> memoryview | None:
+        if self._chunks is None:
+            self._chunks = self.raw.iter_raw()  # closes the response once the body is done
+        for chunk in self._chunks:
+            if chunk:
+                return memoryview(chunk)
+        return None
+
     def readinto(self, buffer: Any) -> int:
-        return self.raw.readinto(buffer)
+        """Fill ``buffer`` (until it is full or the body ends); 0 means the body has ended.
+
+        Holds back at most the rest of one received chunk (≤ 64 KiB), so memory stays
+        constant however large the body is."""
+        if self._error is not None:  # kept from the call that still returned bytes
+            error, self._error = self._error, None
+            raise error
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view):
+            if not self._left:
+                try:
+                    chunk = self._next_chunk()
+                except (httpx.TransportError, OSError) as exc:
+                    if not filled:
+                        raise
+                    self._error = exc  # hand out what arrived before the drop first
+                    break
+                if chunk is None:
+                    break
+                self._left = chunk
+            n = min(len(self._left), len(view) - filled)
+            view[filled:filled + n] = self._left[:n]
+            self._left = self._left[n:]
+            filled += n
+        return filled
 
     def read(self, limit: int | None = None) -> bytes:
-        return self.raw.read() if limit is None else self.raw.read(limit)
+        if limit is not None:
+            buffer = bytearray(limit)
+            return bytes(buffer[:self.readinto(buffer)])
+        out = bytearray()
+        buffer = bytearray(1 << 16)
+        while n := self.readinto(buffer):
+            out += buffer[:n]
+        return bytes(out)
 
     def json(self) -> Any:
         return json.loads(self.read().decode("utf-8"))
 
     def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        if self.raw.isclosed() and not self.raw.will_close:
-            self._client._pool.checkin(self._origin, conn)  # fully read: reusable
-        else:
+        self._left = _EMPTY
+        with contextlib.suppress(httpx.HTTPError, OSError):
             self.raw.close()
-            conn.close()
 
     def abort(self) -> None:
-        """From another thread: make a blocked read return at once (the worker then stops)."""
-        conn = self._conn
-        sock = getattr(conn, "sock", None) if conn is not None else None
+        """From another thread: make a blocked read return at once, without draining anything
+        (the reading thread then fails with a transport error and closes the response)."""
+        if self.raw.is_closed:  # its connection may already serve another request
+            return
+        stream = self.raw.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
     def discard(self, limit: int = 1 << 16) -> None:
         """Read a short body (redirect/error text) so the connection can be reused."""
-        with contextlib.suppress(*RETRYABLE_ERRORS, OSError):
-            length = self.raw.length
-            if length is not None and length <= limit:
-                self.raw.read()
+        with contextlib.suppress(httpx.HTTPError, *RETRYABLE_ERRORS, OSError):
+            length = self.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) <= limit:
+                self.read()
         self.close()
 
     def __enter__(self) -> Response:
@@ -207,28 +271,6 @@ class Response:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _Pool:
-    def __init__(self) -> None:
-        self._idle: dict[Origin, list[http.client.HTTPConnection]] = {}
-        self._lock = threading.Lock()
-
-    def checkout(self, origin: Origin) -> http.client.HTTPConnection | None:
-        with self._lock:
-            idle = self._idle.get(origin)
-            return idle.pop() if idle else None
-
-    def checkin(self, origin: Origin, conn: http.client.HTTPConnection) -> None:
-        with self._lock:
-            self._idle.setdefault(origin, []).append(conn)
-
-    def close(self) -> None:
-        with self._lock:
-            conns = [c for idle in self._idle.values() for c in idle]
-            self._idle.clear()
-        for conn in conns:
-            conn.close()
 
 
 def _tls_context() -> ssl.SSLContext:
@@ -241,14 +283,6 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _proxy_for(origin: Origin) -> str | None:
-    import urllib.request
-
-    if urllib.request.proxy_bypass(origin.host):
-        return None
-    return urllib.request.getproxies().get(origin.scheme)
-
-
 def _timeout_from_env() -> float:
     """Seconds a connect or a read may stall before it counts as a failure (SMX_HTTP_TIMEOUT)."""
     try:
@@ -259,84 +293,48 @@ def _timeout_from_env() -> float:
 
 @dataclass
 class HttpClient:
-    """Shared by the API calls of every source and by all download connections."""
+    """Shared by the API calls of every source and by all download connections (threads
+    included: one ``httpx.Client``, whose pool is thread-safe)."""
 
     credentials: Credentials = field(default_factory=Credentials)
     retry: RetryPolicy = field(default_factory=RetryPolicy.from_env)
     timeout_s: float = field(default_factory=_timeout_from_env)
     # Told about each pause before a retry ("rate limited by …; retrying in 4 s").
     on_retry: Callable[[str], None] | None = None
-    _pool: _Pool = field(default_factory=_Pool, init=False, repr=False)
-    _tls: ssl.SSLContext | None = field(default=None, init=False, repr=False)
+    _http: httpx.Client | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def close(self) -> None:
-        self._pool.close()
+        with self._lock:
+            http, self._http = self._http, None
+        if http is not None:
+            http.close()
 
-    # --- one exchange ------------------------------------------------------------------------
-    def _connect(self, origin: Origin) -> tuple[http.client.HTTPConnection, bool]:
-        """A connection for ``origin`` and whether the request target must be the full URL."""
-        proxy = _proxy_for(origin)
-        if origin.scheme == "https" and self._tls is None:
-            self._tls = _tls_context()
-        if proxy is None:
-            if origin.scheme == "https":
-                return http.client.HTTPSConnection(origin.host, origin.port, timeout=self.timeout_s,
-                                                   context=self._tls), False
-            return http.client.HTTPConnection(origin.host, origin.port,
-                                              timeout=self.timeout_s), False
-        p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        proxy_headers = {}
-        if p.username:
-            userinfo = f"{unquote(p.username)}:{unquote(p.password or '')}"
-            proxy_headers["Proxy-Authorization"] = (
-                "Basic " + base64.b64encode(userinfo.encode()).decode())
-        if origin.scheme == "https":
-            conn = http.client.HTTPSConnection(p.hostname or "", p.port or 8080,
-                                               timeout=self.timeout_s, context=self._tls)
-            conn.set_tunnel(origin.host, origin.port, headers=proxy_headers)
-            return conn, False
-        conn = http.client.HTTPConnection(p.hostname or "", p.port or 8080,
-                                          timeout=self.timeout_s)
-        conn._smx_proxy_headers = proxy_headers  # type: ignore[attr-defined]
-        return conn, True
-
-    def _exchange(self, method: str, url: str, headers: dict[str, str]
-                  ) -> tuple[Origin, http.client.HTTPConnection, http.client.HTTPResponse]:
-        origin = Origin.of(url)
-        parts = urlsplit(url)
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
-        for fresh in (False, True):
-            conn = None if fresh else self._pool.checkout(origin)
-            reused = conn is not None
-            absolute = False
-            if conn is None:
-                conn, absolute = self._connect(origin)
-            send_headers = dict(headers)
-            if absolute:
-                target = url.split("#", 1)[0]
-                send_headers.update(getattr(conn, "_smx_proxy_headers", {}))
-            try:
-                conn.request(method, target, headers=send_headers)
-                return origin, conn, conn.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                conn.close()
-                if reused:  # a kept-alive connection the server had closed: try a fresh one
-                    continue
-                raise
-            except BaseException:
-                conn.close()
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _session(self) -> httpx.Client:
+        """The httpx client, made on first use (proxies are read from the environment then)."""
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(
+                    http1=True, http2=False,
+                    follow_redirects=False,  # our loop below owns the token rule
+                    trust_env=True,  # HTTP(S)_PROXY, NO_PROXY, proxy credentials
+                    verify=_tls_context(),
+                    timeout=httpx.Timeout(self.timeout_s),
+                    limits=httpx.Limits(max_connections=POOL_MAX,
+                                        max_keepalive_connections=POOL_KEEPALIVE),
+                    # identity: a byte range is the file's bytes, not a slice of a gzip stream
+                    headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+            return self._http
 
     # --- redirects, auth scoping ------------------------------------------------------------
     def open(self, url: str, *, method: str = "GET", headers: dict[str, str] | None = None,
              follow_redirects: bool = True,
              on_redirect: Callable[[Hop], None] | None = None) -> Response:
-        """One request (following redirects), no retries. Raises OSError-family on failure.
+        """One request (following redirects), no retries. Raises httpx.TransportError (or
+        OSError) on failure.
 
         ``on_redirect`` sees each redirect answer before it is followed (and may raise)."""
+        http = self._session()
         history: list[Hop] = []
         first_origin = Origin.of(url)
         auth_allowed = True
@@ -345,24 +343,23 @@ class HttpClient:
             origin = Origin.of(current)
             if origin != first_origin:
                 auth_allowed = False  # left the service's origin: the token never follows
-            send = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-            send.update(headers or {})
+            send = dict(headers or {})  # on top of the client's User-Agent, Accept-Encoding
             send.pop("Authorization", None)
             authorization = self.credentials.authorization(origin) if auth_allowed else None
             if authorization:
                 send["Authorization"] = authorization
-            origin, conn, raw = self._exchange(method, current, send)
-            response = Response(self, origin, conn, raw, current, history)
-            location = raw.getheader("Location")
-            if not follow_redirects or raw.status not in REDIRECT_STATUSES or not location:
+            raw = http.send(http.build_request(method, current, headers=send), stream=True)
+            response = Response(raw, current, history)
+            location = raw.headers.get("Location")
+            if not follow_redirects or raw.status_code not in REDIRECT_STATUSES or not location:
                 return response
-            hop = Hop(raw.status, current, raw.headers)
+            hop = Hop(raw.status_code, current, raw.headers)
             history.append(hop)
             response.discard()
             if on_redirect is not None:
                 on_redirect(hop)
             current = urljoin(current, location)
-            if raw.status == 303:
+            if raw.status_code == 303:
                 method = "GET"
         raise NetworkError(f"too many redirects starting at {redact(url)}",
                            hint="the server sends smx in a loop; try again later")
@@ -380,14 +377,14 @@ class HttpClient:
             try:
                 response = self.open(url, method=method, headers=headers,
                                      follow_redirects=follow_redirects, on_redirect=on_redirect)
-            except RETRYABLE_ERRORS as exc:
+            except (httpx.TransportError, OSError) as exc:
+                if not is_retryable(exc):
+                    raise network_error(exc, url, what) from None
                 failures += 1
                 if failures >= self.retry.attempts:
                     raise network_error(exc, url, what) from None
                 self.pause(self.retry.backoff(failures), f"{_short(exc)} from {_host(url)}")
                 continue
-            except OSError as exc:
-                raise network_error(exc, url, what) from None
             if not retryable_status(response.status) or failures + 1 >= self.retry.attempts:
                 return response
             failures += 1
@@ -417,7 +414,7 @@ class HttpClient:
         response = self.request(url, headers={"Accept": "application/json"}, what=what)
         try:
             body = response.read()
-        except RETRYABLE_ERRORS as exc:
+        except (httpx.TransportError, *RETRYABLE_ERRORS) as exc:
             response.close()
             raise network_error(exc, url, what) from None
         response.close()
@@ -440,16 +437,42 @@ def looks_like_html(response: Response) -> bool:
     return "text/html" in ctype or head.startswith((b"<!doctype html", b"<html"))
 
 
+def is_retryable(exc: BaseException) -> bool:
+    """Whether another try may succeed. A connection that could not be opened is judged by
+    its cause: reset or cut during the handshake, yes; refused, unknown host, a rejected
+    certificate or a proxy's refusal, no."""
+    if isinstance(exc, httpx.ConnectError):
+        return isinstance(_cause(exc), _TRANSIENT_CAUSES)
+    return isinstance(exc, RETRYABLE_ERRORS)
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The error under httpx's and httpcore's wrappers (the socket's own OSError). httpcore
+    keeps it as the context, not always as the cause, so both are followed - but only while
+    still inside those two libraries' exceptions."""
+    for _ in range(8):
+        if type(exc).__module__.partition(".")[0] not in ("httpx", "httpcore"):
+            break
+        inner = exc.__cause__ or exc.__context__
+        if inner is None and exc.args and isinstance(exc.args[0], BaseException):
+            inner = exc.args[0]
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
 def network_error(exc: BaseException, url: str, what: str | None = None) -> NetworkError:
     subject = what or _host(url)
-    if isinstance(exc, socket.gaierror):
+    cause = _cause(exc)
+    if isinstance(cause, socket.gaierror):
         return NetworkError(f"cannot reach {subject}: {_host(url)} is not a known host name",
                             hint="check your internet connection, proxy settings and the "
                                  "endpoint setting")
-    if isinstance(exc, ConnectionRefusedError):
+    if isinstance(cause, ConnectionRefusedError):
         return NetworkError(f"cannot reach {subject}: connection refused by {_host(url)}",
                             hint="the server is down or the endpoint setting is wrong")
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    if isinstance(cause, ssl.SSLCertVerificationError):
         return NetworkError(f"cannot reach {subject}: TLS certificate check failed for "
                             f"{_host(url)}",
                             hint="a proxy may intercept TLS; set SSL_CERT_FILE to its CA bundle")
@@ -459,11 +482,15 @@ def network_error(exc: BaseException, url: str, what: str | None = None) -> Netw
 
 
 def _short(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
+    cause = _cause(exc)
+    if isinstance(exc, httpx.TimeoutException) or isinstance(cause, TimeoutError):
         return "timed out"
-    if isinstance(exc, http.client.IncompleteRead):
+    if isinstance(exc, BodyCutShort) or (isinstance(exc, httpx.RemoteProtocolError)
+                                         and "complete message body" in str(exc)):
         return "connection closed mid-transfer"
-    if isinstance(exc, ConnectionResetError | http.client.RemoteDisconnected):
+    if isinstance(exc, httpx.RemoteProtocolError) and "without sending" in str(exc):
+        return "connection reset"  # closed before any answer (a stale keep-alive, a crash)
+    if isinstance(cause, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
         return "connection reset"
     text = str(exc) or type(exc).__name__
     return redact(text)
