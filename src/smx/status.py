@@ -151,12 +151,21 @@ def _extra_packages(env: Env) -> list[Issue]:
     folder = env.layout.packages
     if not folder.is_dir():
         return []
+    from smx.packages.installer import Marker
+
     known = set(env.lock.packages) | set(env.manifest.packages)
-    return [Issue("package", entry.name, "extra",
-                  "a folder in Data/Packages that neither smx.lock nor smx.toml lists",
-                  path=_rel(env, entry))
-            for entry in sorted(folder.iterdir())
-            if entry.is_dir() and not entry.name.startswith(".") and entry.name not in known]
+    issues = []
+    for entry in sorted(folder.iterdir()):
+        if not entry.is_dir() or entry.name.startswith(".") or entry.name in known:
+            continue
+        pending = Marker.of(env.layout, entry.name)
+        if pending.exists() and pending.read().get("action") == "install":
+            detail = (f"an `smx install` that did not finish: run it again to finish "
+                      f"(it reuses what was fetched), or delete {_rel(env, entry)}")
+        else:
+            detail = "a folder in Data/Packages that neither smx.lock nor smx.toml lists"
+        issues.append(Issue("package", entry.name, "extra", detail, path=_rel(env, entry)))
+    return issues
 
 
 # --- extensions -------------------------------------------------------------------------------

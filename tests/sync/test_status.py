@@ -167,3 +167,19 @@ def test_only_weights_are_extra_and_every_suggested_entry_is_one_sync_accepts(
     assert {i["path"] for i in document["data"]["issues"]} == {
         "Data/Models/Karlo/decoder.ckpt", "Data/Models/Lora/sub/nested.safetensors",
         "Data/Models/loose.safetensors"}
+
+
+def test_an_unfinished_install_is_named_with_the_way_to_finish_it(smx, env_dir: Path) -> None:
+    """A network drop during `smx install` leaves its clone for the rerun; status says so."""
+    from smx.environment.layout import EnvLayout
+    from smx.packages.installer import Marker
+
+    layout = EnvLayout(env_dir)
+    (layout.package_dir("comfyui") / ".git").mkdir(parents=True)
+    Marker.of(layout, "comfyui").write({"action": "install", "ref": "v0.3.64"})
+    code, document = status_json(smx, env_dir)
+    assert code == 1
+    conforms(document)
+    (issue,) = document["data"]["issues"]
+    assert (issue["name"], issue["state"]) == ("comfyui", "extra")
+    assert "`smx install` that did not finish: run it again" in issue["detail"]
