@@ -172,7 +172,12 @@ def list_packages(
 
     output = out(ctx, json_out)
     env = open_env(ctx)
-    rows = [_row(env, n) for n in _names(env)]
+    if output.interactive:
+        # sizing a venv that holds torch walks tens of thousands of files: say so on a terminal
+        with output.err_console.status("measuring the package folders…"):
+            rows = [_row(env, n) for n in _names(env)]
+    else:
+        rows = [_row(env, n) for n in _names(env)]
     if output.json_mode:
         output.emit_json("list", {"packages": rows})
         return
