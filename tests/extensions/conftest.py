@@ -18,7 +18,6 @@ import http.server
 import os
 import platform
 import shutil
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from extfakes import (
     comfyui_files,
 )
 
+from helpers.audit import recording
 from helpers.gitrepo import GitRepo, git, map_url
 from helpers.offline_installers import use_offline_installers
 from helpers.wheels import build_wheel
@@ -198,25 +198,11 @@ def comfyui(env_dir: Path, install_package: InstallPackage) -> Installed:
 
 
 # --- "did this spawn anything?" -------------------------------------------------------------
-_SPAWNED: list[list[str]] | None = None
-
-
-def _audit(event: str, args: tuple[object, ...]) -> None:
-    if _SPAWNED is not None and event in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
-        _SPAWNED.append([str(a) for a in args[:2]])
-
-
-sys.addaudithook(_audit)
-
-
 @pytest.fixture
 def spawned() -> Iterator[list[list[str]]]:
-    global _SPAWNED
-    _SPAWNED = []
-    try:
-        yield _SPAWNED
-    finally:
-        _SPAWNED = None
+    """The processes started while the test runs (a no-op sync must start none)."""
+    with recording() as rec:
+        yield rec.spawned
 
 
 # --- a git server that wants a password -------------------------------------------------------

@@ -4,13 +4,13 @@ wheel folder instead of PyPI, and an environment whose torch comes from pip's ow
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from pkgfakes import A1111, COMFYUI, SLOW_SIGNAL_ENV, Upstream, build_upstream
 
+from helpers.audit import recording
 from helpers.offline_installers import use_offline_installers
 from helpers.wheels import build_wheel, inline_backend_project
 from smx.system.pythons import find_interpreters, pick
@@ -137,23 +137,8 @@ def fast_installer(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 # --- "did this spawn anything?" -------------------------------------------------------------
-_SPAWNED: list[list[str]] | None = None
-
-
-def _audit(event: str, args: tuple[object, ...]) -> None:
-    if _SPAWNED is not None and event in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
-        _SPAWNED.append([str(a) for a in args[:2]])
-
-
-sys.addaudithook(_audit)  # once per session; records only while a test asks it to
-
-
 @pytest.fixture
 def spawned() -> Iterator[list[list[str]]]:
     """The processes started while the test runs (a no-op sync must start none)."""
-    global _SPAWNED
-    _SPAWNED = []
-    try:
-        yield _SPAWNED
-    finally:
-        _SPAWNED = None
+    with recording() as rec:
+        yield rec.spawned

@@ -14,6 +14,7 @@ import pytest
 from cheapenv import Upstreams
 from syncfakes import COMFYUI, NODES_URL, comfyui_files, node_files
 
+from helpers.audit import recording
 from helpers.fakehub import FakeHub, fakehub  # noqa: F401 - the shared fixture
 from helpers.gitrepo import GitRepo, map_url
 from helpers.offline_installers import use_offline_installers
@@ -122,27 +123,8 @@ def synced(cheap_env: Path, cheap: Upstreams, hub: FakeHub, smx) -> Path:
 
 
 # --- "did this spawn anything or open a connection?" ----------------------------------------
-_AUDIT: dict[str, list[str]] | None = None
-
-
-def _audit(event: str, args: tuple[object, ...]) -> None:
-    if _AUDIT is None:
-        return
-    if event in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
-        _AUDIT["spawned"].append(" ".join(str(a) for a in args[:2]))
-    elif event in ("socket.connect", "socket.getaddrinfo"):
-        _AUDIT["network"].append(f"{event} {args[1:2]}")
-
-
-sys.addaudithook(_audit)  # once per session; records only while a test asks it to
-
-
 @pytest.fixture
-def audit() -> Iterator[dict[str, list[str]]]:
+def audit() -> Iterator[dict[str, list]]:
     """Processes started and connections opened (in this process) while the test runs."""
-    global _AUDIT
-    _AUDIT = {"spawned": [], "network": []}
-    try:
-        yield _AUDIT
-    finally:
-        _AUDIT = None
+    with recording() as rec:
+        yield {"spawned": rec.spawned, "network": rec.network}  # live lists
