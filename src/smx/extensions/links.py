@@ -36,7 +36,8 @@ def probe(folder: Path) -> str | None:
         test.unlink()
     try:
         os.symlink(".", test, target_is_directory=True)
-    except (OSError, NotImplementedError) as exc:
+    except (OSError, NotImplementedError) as exc:  # os.symlink raises the latter on
+        # platforms without symlinks at all; both mean: fall back to the next mechanism
         reason = getattr(exc, "strerror", None) or str(exc)
         return f"this filesystem does not allow links in {folder} ({reason})"
     try:
