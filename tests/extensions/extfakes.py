@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.webuis import a1111_core, comfyui_main
 from smx.catalog.packages import PACKAGES
 
 ANIMATEDIFF_URL = "https://github.com/continue-revolution/sd-webui-animatediff"
@@ -68,14 +69,14 @@ with open("install-ran.txt", "w") as handle:
 
 
 def a1111_files() -> dict[str, str]:
-    return {"launch.py": _LAUNCH, "modules/__init__.py": "",
-            "modules/launch_utils.py": _LAUNCH_UTILS, "webui.py": "",
+    return {**a1111_core(), "launch.py": _LAUNCH,
+            "modules/launch_utils.py": _LAUNCH_UTILS,
             "requirements_versions.txt": "torch==2.1.2\n",
             ".gitignore": "/venv/\n/config.json\n/extensions/\n"}
 
 
 def comfyui_files() -> dict[str, str]:
-    return {"main.py": "print('To see the GUI go to: http://127.0.0.1:8188')\n",
+    return {"main.py": comfyui_main(),
             "comfyui_version.py": '__version__ = "0.3.64"\n', "nodes.py": "",
             ".gitignore": "/venv/\n/custom_nodes/\n"}
 

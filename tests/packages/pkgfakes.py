@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.gitrepo import GitRepo, map_url
+from helpers.webuis import a1111_core, comfyui_main
 from helpers.wheels import inline_backend_project
 from smx.catalog.packages import PACKAGES
 
@@ -41,6 +42,7 @@ A1111_REPOS = [r for r in A1111.extra_repos if r.folder != "k-diffusion"]
 _LAUNCH_UTILS = '''\
 import importlib.metadata
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -81,6 +83,18 @@ def prepare_environment():
                 fail("pip install -r requirements_versions.txt")
     with open(os.path.join(script_path, "launch-ran.txt"), "w") as handle:
         handle.write("prepare_environment ran\\n")
+    with open(os.path.join(script_path, "launch-env.json"), "w") as handle:
+        json.dump({{k: os.environ.get(k) for k in ("PIP_UPLOADED_PRIOR_TO", "UV_EXCLUDE_NEWER",
+                                                   "PIP_CONSTRAINT", "UV_CONSTRAINT")}}, handle)
+    # like Forge's built-in preprocessors: more packages, unpinned; a failure is only printed
+    extra = os.path.join(script_path, "extra-install.txt")
+    if os.path.isfile(extra):
+        with open(extra) as handle:
+            wanted = handle.read().split()
+        for requirement in wanted:
+            done = subprocess.run([sys.executable, "-m", "pip", "install", requirement])
+            if done.returncode != 0:
+                print("Couldn't install " + requirement + ".")
     if "--exit" in sys.argv:
         print("Exiting because of --exit argument")
         sys.exit(0)
@@ -136,25 +150,18 @@ def a1111_files(pins: dict[str, str], requirements: str = "smx-fake-dep==1.0\n",
     repos = ", ".join(f"({r.folder!r}, {r.url_env.lower()}, {r.commit_env.lower()})"
                       for r in A1111_REPOS)
     return {
+        **a1111_core(imports),
         "launch.py": _A1111_LAUNCH,
-        "modules/__init__.py": "",
         "modules/launch_utils.py": _LAUNCH_UTILS.format(pins="\n".join(lines), repos=repos),
-        "modules/initialize.py": f"def imports():\n    import {imports}  # noqa\n",
-        "webui.py": "def webui():\n    print('serving')\n",
         "requirements_versions.txt": requirements,
-        ".gitignore": "/repositories/\n/launch-ran.txt\n",
+        ".gitignore": "/repositories/\n/launch-ran.txt\n/launch-env.json\n",
     }
 
 
 def comfyui_files(requirements: str = "torch\ntorchvision\ntorchaudio\nsmx-fake-dep\n",
                   imports: str = "torch, torchvision, torchaudio, smx_fake_dep") -> dict[str, str]:
     return {
-        "main.py": ("import sys\n"
-                    f"import {imports}  # noqa\n"
-                    "if '--quick-test-for-ci' in sys.argv:\n"
-                    "    print('quick test: all nodes loaded')\n"
-                    "    sys.exit(0)\n"
-                    "print('To see the GUI go to: http://127.0.0.1:8188')\n"),
+        "main.py": comfyui_main(imports),
         "requirements.txt": requirements,
         "comfy/__init__.py": "",
     }

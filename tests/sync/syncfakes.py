@@ -7,6 +7,7 @@ from pathlib import Path
 
 from helpers.fakehub import FakeHub
 from helpers.payloads import safetensors_bytes
+from helpers.webuis import comfyui_main
 from smx.catalog.packages import PACKAGES
 
 COMFYUI = PACKAGES["comfyui"]
@@ -17,8 +18,7 @@ KiB = 1024
 # --- a web UI and a node pack, upstream -------------------------------------------------------
 def comfyui_files(requirement: str = "smx-fake-dep") -> dict[str, str]:
     return {
-        "main.py": ("import sys\nimport torch, torchvision, torchaudio, smx_fake_dep  # noqa\n"
-                    "if '--quick-test-for-ci' in sys.argv:\n    sys.exit(0)\n"),
+        "main.py": comfyui_main("torch, torchvision, torchaudio, smx_fake_dep"),
         "requirements.txt": f"torch\ntorchvision\ntorchaudio\n{requirement}\n",
         "comfyui_version.py": '__version__ = "0.3.64"\n',
         "comfy/__init__.py": "",
