@@ -9,14 +9,17 @@ stopped and the lock never records work that did not finish.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from smx.environment.env import Env
 from smx.environment.lock import Lock
 from smx.errors import SmxError
+from smx.packages.loadcheck import LoadChecks
 from smx.reporter import NullReporter, Reporter
+from smx.steps import Step, SyncContext, SyncOptions
+
+__all__ = ["Step", "SyncContext", "SyncOptions", "SyncResult", "plan", "save", "sync"]
 
 # Executors in the order their steps must run (a package before its extensions, …).
 # "module:attribute" so nothing is imported before a sync needs it.
@@ -25,37 +28,6 @@ EXECUTORS: list[str] = [
     "smx.extensions.executor:ExtensionExecutor",  # into the package's venv and folder
     "smx.models.executor:ModelExecutor",
 ]
-
-
-@dataclass
-class SyncOptions:
-    frozen: bool = False  # install exactly smx.lock; refuse when smx.toml disagrees
-    dry_run: bool = False
-    upgrade: set[str] | None = None  # names to re-resolve; empty set = everything
-    only: set[str] | None = None  # restrict to steps for these names (install/pull commands)
-    areas: set[str] | None = None  # restrict to these areas: {"package", "extension", "model"}
-    prune: bool = True  # remove what smx.toml no longer lists
-    extra: dict[str, Any] = field(default_factory=dict)  # per-command switches (e.g. allow_unsafe)
-
-
-@dataclass
-class SyncContext:
-    env: Env
-    reporter: Reporter
-    options: SyncOptions
-
-
-@dataclass
-class Step:
-    area: str  # package | extension | model
-    target: str  # the name in smx.toml
-    action: str  # install | update | remove | pull | relink | …
-    detail: str  # one line for `smx sync --dry-run`
-    run: Callable[[SyncContext], None] = field(repr=False)
-    package: str | None = None  # the package a step belongs to (packages and extensions)
-
-    def describe(self) -> str:
-        return f"{self.action} {self.area} {self.target}: {self.detail}"
 
 
 class Executor(Protocol):
@@ -71,10 +43,12 @@ def load_executors() -> list[Executor]:
 
 
 def plan(ctx: SyncContext) -> list[Step]:
+    from smx.packages import checking
+
     steps: list[Step] = []
     for executor in load_executors():
         steps.extend(executor.plan(ctx))
-    return [step for step in steps if _in_scope(step, ctx.options)]
+    return checking.plan([step for step in steps if _in_scope(step, ctx.options)], ctx)
 
 
 def _in_scope(step: Step, options: SyncOptions) -> bool:
@@ -90,6 +64,7 @@ def _in_scope(step: Step, options: SyncOptions) -> bool:
 class SyncResult:
     planned: list[Step]
     done: list[Step]
+    checks: LoadChecks | None = None  # what the load checks found (and kept, --keep-broken)
 
 
 def sync(env: Env, options: SyncOptions | None = None,
@@ -111,7 +86,7 @@ def sync(env: Env, options: SyncOptions | None = None,
     try:
         steps = plan(ctx)
         if ctx.options.dry_run:
-            return SyncResult(planned=steps, done=[])
+            return SyncResult(planned=steps, done=[], checks=ctx.checks)
         for step in steps:
             try:
                 step.run(ctx)
@@ -122,13 +97,15 @@ def sync(env: Env, options: SyncOptions | None = None,
                                   hint="run the same command again; it resumes where it "
                                        "stopped") from None
             except SmxError:
+                if step.saves_on_failure:
+                    save(env, leftovers.visible_lock(env, injected))
                 raise
             # after every completed step: an interrupted sync resumes from here
             save(env, leftovers.visible_lock(env, injected))
             done.append(step)
     finally:
         leftovers.settle(env, injected, write=pruning and not ctx.options.dry_run)
-    return SyncResult(planned=steps, done=done)
+    return SyncResult(planned=steps, done=done, checks=ctx.checks)
 
 
 def save(env: Env, lock: Lock) -> None:

@@ -28,15 +28,20 @@ def test_the_tutorial_file_is_accepted_and_its_dry_run_shows_every_step(
         ("install", "package", "a1111"),
         ("install", "extension", "animatediff"),
         ("install", "extension", "controlnet"),
+        ("check", "package", "a1111"),
         ("pull", "model", "animapencil-xl"),
         ("pull", "model", "mm-sdxl"),
         ("pull", "model", "openpose-xl"),
         ("pull", "model", "depth-xl"),
     }
-    order = [s["area"] for s in json.loads(plan.stdout)["data"]["steps"]]
-    assert order == sorted(order, key=["package", "extension", "model"].index)
+    order = [(s["area"], s["action"]) for s in json.loads(plan.stdout)["data"]["steps"]]
+    # the web UI, its extensions, then the load check of what they installed, then models
+    assert [a for a, _ in order[:3]] == ["package", "extension", "extension"]
+    assert order[3] == ("package", "check")
+    assert {a for a, _ in order[4:]} == {"model"}
     assert human.exit_code == 0, human.output
-    assert "7 step(s) would run" in human.output
+    assert "8 step(s) would run" in human.output
+    assert "check package a1111: load check" in human.output
     assert "install extension animatediff" in human.output
     # the motion module A1111 refuses: said before anything runs, opt-in left to the user
     assert "refuses mm_sdxl_v10_beta.ckpt" in human.output

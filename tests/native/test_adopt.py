@@ -186,11 +186,13 @@ def test_after_adoption_sync_plans_nothing_for_what_is_on_disk(smx, sm_library) 
     planned = {(s["area"], s["target"], s["action"]) for s in steps}
     webui = [s for s in steps if s["target"] == "stable-diffusion-webui"]
     # at most a pip check of its requirements in the existing venv (smx did not install
-    # them); never a clone, a checkout move or a new venv
-    assert all(s["action"] == "update" and "requirements" in s["detail"] for s in webui), webui
+    # them), then the load check of what that changed; never a clone, a checkout move or a
+    # new venv
+    assert all((s["action"] == "update" and "requirements" in s["detail"])
+               or s["action"] == "check" for s in webui), webui
     assert not [s for s in steps if s["area"] == "model"], steps
     comfy = [s for s in steps if s["area"] == "package" and s["target"] == "ComfyUI"]
-    assert [s["action"] for s in comfy] == ["install"]  # it has no venv/: that is made
+    assert [s["action"] for s in comfy] == ["install", "check"]  # it has no venv/: made
     assert {t for a, t, _ in planned if a == "package"} <= {"ComfyUI", "stable-diffusion-webui"}
     # the A1111 extensions are at their locked commits: nothing to clone or update
     a1111_exts = [s for s in steps if s["area"] == "extension"

@@ -54,7 +54,7 @@ def test_install_comfyui_with_requirements_only_and_its_quick_test(smx, pkg_env:
     result = smx("--env", str(pkg_env), "install", "comfyui")
 
     assert result.exit_code == 0, result.output
-    assert "comfyui: smoke check" in result.output
+    assert "comfyui: load check" in result.output
     locked = _lock(pkg_env)["packages"]["comfyui"]
     assert locked["commit"] == upstream.comfyui.head
     assert {"torchaudio==2.1.2", "smx-fake-dep==2.0"} <= set(locked["freeze"])

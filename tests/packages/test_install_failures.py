@@ -45,7 +45,7 @@ def test_a_requirement_that_cannot_be_resolved_names_it_and_keeps_the_log(
     assert snapshot_files(pkg_env) == before
 
 
-def test_a_missing_module_is_caught_by_the_smoke_check_at_install_time(
+def test_a_missing_module_is_caught_by_the_load_check_at_install_time(
         smx, pkg_env: Path, upstream, snapshot_files, fast_installer: None) -> None:
     upstream.comfyui.commit(comfyui_files(imports="torch, smx_fake_dep, smx_extra_dep"),
                             "imports a module its requirements forgot")
@@ -55,7 +55,7 @@ def test_a_missing_module_is_caught_by_the_smoke_check_at_install_time(
     result = smx("--env", str(pkg_env), "install", "comfyui", "--ref", "v0.3.65")
 
     assert result.exit_code == 5, result.output
-    assert "smoke check of comfyui" in result.output
+    assert "comfyui does not load: ComfyUI did not start" in result.output
     assert "No module named 'smx_extra_dep'" in result.output
     assert snapshot_files(pkg_env) == before
 

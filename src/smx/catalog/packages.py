@@ -121,9 +121,14 @@ class CatalogPackage:
     # the package file whose os.environ.get('X', "default") lines pin extra_repos/pip_archives
     pins_file: str | None = None
     pip_archives: tuple[PipArchive, ...] = ()
-    # argv after the venv's python, run in the checkout after installing: must exit 0 when
-    # everything the UI imports at start is there (a missing module is named by the error)
-    smoke_check: tuple[str, ...] = ()
+    # How smx checks that the web UI and its extensions load (smx.packages.loadcheck), after
+    # every change to the venv: "a1111" (webui.py's start-up with the extension script loader
+    # and the UI, headless), "comfyui" (main.py --quick-test-for-ci imports every custom node)
+    # or "imports" (import_check below must exit 0).
+    loader: str = "imports"
+    # argv after the venv's python, run in the checkout: exits 0 when everything the UI
+    # imports at start is there (a missing module is named by the error)
+    import_check: tuple[str, ...] = ()
 
 
 _PYTORCH_WHL = "https://download.pytorch.org/whl/"
@@ -233,9 +238,10 @@ PACKAGES: dict[str, CatalogPackage] = {
         disk_gb=12.0,
         pins_file="modules/launch_utils.py",
         pip_archives=_A1111_PIP_ARCHIVES,
-        # webui.py runs exactly this before serving: torch, pytorch_lightning, gradio, the
-        # options, processing and the UI modules (modules/initialize.py imports()).
-        smoke_check=("-c", "from modules import initialize; initialize.imports()"),
+        # webui.py: initialize.imports() (torch, gradio, ldm/sgm, the UI modules), then
+        # initialize.initialize() loads every extension's scripts (modules/scripts.py
+        # load_scripts reports "Error loading script: X"), then ui.create_ui()
+        loader="a1111",
         known_fixes=_A1111_FIXES,
     ),
     "forge": CatalogPackage(
@@ -283,10 +289,9 @@ PACKAGES: dict[str, CatalogPackage] = {
         disk_gb=12.0,
         pins_file="modules/launch_utils.py",
         pip_archives=_A1111_PIP_ARCHIVES,  # same CLIP_PACKAGE / OPENCLIP_PACKAGE pins
-        # webui.py: initialize_forge() (backend memory management), then the A1111 imports
-        smoke_check=("-c", "from modules_forge.initialization import initialize_forge; "
-                           "initialize_forge(); from modules import initialize; "
-                           "initialize.imports()"),
+        # webui.py (dfdcbab): initialize_forge(), imports() and initialize() at import time;
+        # the same script loader and create_ui() as A1111
+        loader="a1111",
         known_fixes=(
             *_A1111_FIXES,
             # extensions-builtin/soft-inpainting/scripts/soft_inpainting.py imports joblib
@@ -358,7 +363,9 @@ PACKAGES: dict[str, CatalogPackage] = {
         disk_gb=8.0,
         # main.py: --quick-test-for-ci loads every node (so every import) and sets up the server,
         # then exits 0 (comfy/cli_args.py); --cpu so it runs on a machine without a GPU.
-        smoke_check=("main.py", "--quick-test-for-ci", "--cpu"),
+        # nodes.py load_custom_node logs "Cannot import X module for custom nodes: <error>"
+        # and init_external_custom_nodes "(IMPORT FAILED): X" for a node pack that fails.
+        loader="comfyui",
         known_fixes=(
             # app/frontend_management.py imports requests, which requirements.txt does not
             # list: it used to arrive through transformers -> huggingface-hub, whose 1.x
@@ -421,8 +428,9 @@ PACKAGES: dict[str, CatalogPackage] = {
         # flags on CPU) and imports its heavy dependencies from requirements_versions.txt;
         # not modules.config, which would write config.txt (smx's launcher writes that one).
         # Read against v2.5.5 (8da1d3f); not installed by hand here.
-        smoke_check=("-c", "import args_manager, modules.flags, gradio, torch, torchvision, "
-                           "transformers, cv2, onnxruntime, pygit2"),
+        loader="imports",
+        import_check=("-c", "import args_manager, modules.flags, gradio, torch, torchvision, "
+                            "transformers, cv2, onnxruntime, pygit2"),
     ),
 }
 

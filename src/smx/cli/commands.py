@@ -35,10 +35,11 @@ def register(app: typer.Typer) -> None:
 
     ext_cmds.register(app)
 
-    from smx.cli import lock_cmd, status_cmd
+    from smx.cli import check_cmd, lock_cmd, status_cmd
 
     lock_cmd.register(app)
     status_cmd.register(app)
+    check_cmd.register(app)
 
     _present(app)
 
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
 # `smx --help` groups commands the way a user meets them, in this order.
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Set up", ("doctor", "init")),
-    ("Web UIs", ("install", "update", "remove", "list", "launch")),
+    ("Web UIs", ("install", "update", "remove", "list", "check", "launch")),
     ("Extensions and models", ("ext", "model", "auth")),
     ("Reproduce", ("sync", "lock", "status", "export")),
     ("Shell", ("completion",)),

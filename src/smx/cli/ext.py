@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from smx.cli.check_cmd import render_checks
 from smx.cli.complete import complete_extension, complete_package
 
 if TYPE_CHECKING:
     from smx.cli.output import Output
     from smx.environment.env import Env
     from smx.environment.manifest import PackageSpec
+    from smx.sync import SyncResult
 
 ext_app = typer.Typer(help="Extensions (A1111/Forge) and custom nodes (ComfyUI) of a web UI: "
                            "add, list, update, remove, enable, disable.\n\n"
@@ -43,13 +45,20 @@ def add(
              "passes the web UI's "
              "--disable-safe-unpickle (needed by SDXL motion modules such as "
              "mm_sdxl_v10_beta.ckpt)."),
+    allow_pin_change: bool = typer.Option(
+        False, "--allow-pin-change", help="Let it change the web UI's own pinned packages "
+        "(numpy, its requirements' == pins); torch always stays. Saved in smx.toml."),
+    keep_broken: bool = typer.Option(False, "--keep-broken", help="Keep it even if it does "
+                                     "not load in the web UI (the command still exits 5)."),
 ) -> None:
     """Add an extension to a web UI, pinned, with its requirements installed.
 
     Clones it into the package's extension folder (A1111/Forge extensions/, ComfyUI
     custom_nodes/), pins the commit in smx.lock, installs its Python requirements into the
     package's venv the way the web UI does (install.py; ComfyUI: requirements.txt then
-    install.py), and points it at the shared models. All or nothing.
+    install.py), and points it at the shared models. Requirements resolve as of the package's
+    date and cannot move the web UI's own pins. Then the web UI's loader runs headless: if the
+    extension does not load, everything is rolled back (exit 5). All or nothing.
 
     Examples:
       smx ext add animatediff --package a1111
@@ -101,7 +110,8 @@ def add(
         check_needs(target, env.layout.package_dir(pkg.name))
         output.warn(f"{redact(target.git_url)} is third-party code: it runs with your user's "
                     "rights (its install script now, and inside the web UI)")
-        fields: dict[str, Any] = {"git": target.git_url, "ref": ref}
+        fields: dict[str, Any] = {"git": target.git_url, "ref": ref,
+                                  "allow-pin-change": True if allow_pin_change else None}
 
         def change(doc: Any) -> None:
             _set_entry(doc, pkg.name, key, fields)
@@ -110,10 +120,11 @@ def add(
 
                 table_for(doc, "launch")["unsafe-pickle-ok"] = True
 
-        _sync(env, output, {(pkg.name, key)}, change)
+        result = _sync(env, output, {(pkg.name, key)}, change, keep_broken=keep_broken)
         locked = env.lock.packages[pkg.name].extensions[key]
         where = _show(target.enabled_dir(env.layout))
     output.success(f"added {key} to {pkg.name}: {where} @ {locked.commit[:12]}")
+    render_checks(output, result)
     if allow_unsafe_pickle:
         flag = target.catalog.unsafe_pickle_flag
         output.warn(f"[launch] unsafe-pickle-ok = true: smx launch passes {flag} and "
@@ -179,10 +190,16 @@ def update(
                                        autocompletion=complete_package),
     ref: str | None = typer.Option(None, "--ref", help="Move to this tag, branch or commit "
                                    "(written to smx.toml)."),
+    allow_pin_change: bool = typer.Option(
+        False, "--allow-pin-change", help="Let it change the web UI's own pinned packages "
+        "(torch always stays). Saved in smx.toml."),
+    keep_broken: bool = typer.Option(False, "--keep-broken", help="Keep the update even if "
+                                     "it does not load (the command still exits 5)."),
 ) -> None:
     """Update extensions to what their ref names now, or one of them to --ref.
 
-    Requirements run again; a failure puts the previous commit and venv back.
+    Requirements run again, then the load check; a failure (or an extension that stops
+    loading) puts the previous commits and venv back.
 
     Example: smx ext update animatediff --ref v2.0.1
     """
@@ -203,10 +220,14 @@ def update(
             if ref is not None:
                 (pname, ename), = pairs
                 _set_entry(doc, pname, ename, {"ref": ref})
+            if allow_pin_change:
+                for pname, ename in pairs:
+                    _set_entry(doc, pname, ename, {"allow-pin-change": True})
 
         from smx.extensions.executor import UPGRADE
 
-        _sync(env, output, set(pairs), change, extra={UPGRADE: set(pairs)})
+        result = _sync(env, output, set(pairs), change, extra={UPGRADE: set(pairs)},
+                       keep_broken=keep_broken)
         for pname, ename in pairs:
             after = _locked_commit(env, pname, ename)
             old = before[(pname, ename)]
@@ -217,6 +238,7 @@ def update(
                                f"{after[:12]}")
             else:
                 output.success(f"{ename} ({pname}) is up to date ({after[:12]})")
+    render_checks(output, result)
 
 
 @ext_app.command("remove")
@@ -265,15 +287,20 @@ def enable(
                                autocompletion=complete_extension),
     package: str | None = typer.Option(None, "--package", "-p", help=_PACKAGE_HELP,
                                        autocompletion=complete_package),
+    keep_broken: bool = typer.Option(False, "--keep-broken", help="Keep it enabled even if "
+                                     "it does not load (the command still exits 5)."),
 ) -> None:
     """Let the web UI load a disabled extension again.
 
     A1111/Forge: removed from config.json disabled_extensions; ComfyUI: the .disabled suffix
     is taken off its folder.
 
+    Then the web UI's loader runs headless; if it does not load, it is disabled again
+    (exit 5).
+
     Example: smx ext enable deforum
     """
-    _toggle(ctx, name, package, True)
+    _toggle(ctx, name, package, True, keep_broken)
 
 
 @ext_app.command("disable")
@@ -294,7 +321,8 @@ def disable(
     _toggle(ctx, name, package, False)
 
 
-def _toggle(ctx: typer.Context, name: str, package: str | None, enabled: bool) -> None:
+def _toggle(ctx: typer.Context, name: str, package: str | None, enabled: bool,
+            keep_broken: bool = False) -> None:
     from smx.cli.state import locked_env, out
 
     output = out(ctx)
@@ -305,8 +333,9 @@ def _toggle(ctx: typer.Context, name: str, package: str | None, enabled: bool) -
             _set_entry(doc, pname, ename, {"enabled": None if enabled else False},
                        drop_none=True)
 
-        _sync(env, output, {(pname, ename)}, change)
+        result = _sync(env, output, {(pname, ename)}, change, keep_broken=keep_broken)
     output.success(f"{ename} is {'enabled' if enabled else 'disabled'} in {pname}")
+    render_checks(output, result)
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -390,9 +419,9 @@ def _set_entry(doc: Any, package: str, name: str, fields: dict[str, Any] | None,
 
 
 def _sync(env: Env, output: Output, pairs: set[tuple[str, str]], change: Any, *,
-          extra: dict[str, Any] | None = None) -> None:
-    """Edit smx.toml (written by the step that finishes the work), then sync those entries;
-    all or nothing."""
+          extra: dict[str, Any] | None = None, keep_broken: bool = False) -> SyncResult:
+    """Edit smx.toml (written by the step that finishes the work), then sync those entries
+    and check that the package still loads; all or nothing."""
     from smx.extensions.executor import ONLY
     from smx.packages.pending import PENDING_KEY, PendingManifest
     from smx.sync import SyncOptions
@@ -401,10 +430,11 @@ def _sync(env: Env, output: Output, pairs: set[tuple[str, str]], change: Any, *,
 
     with env_transaction(env):
         pending = PendingManifest.prepare(env, change)
-        options = SyncOptions(areas={"extension"},
+        options = SyncOptions(areas={"extension"}, keep_broken=keep_broken,
                               extra={PENDING_KEY: pending, ONLY: pairs, **(extra or {})})
-        run_sync(env, options, output.reporter())
+        result = run_sync(env, options, output.reporter())
         pending.write()
+    return result
 
 
 def _short(url: str) -> str:

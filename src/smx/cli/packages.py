@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from smx.cli.check_cmd import render_checks
 from smx.cli.complete import complete_catalog_package, complete_package
 
 if TYPE_CHECKING:
     from smx.cli.output import Output
     from smx.environment.env import Env
+    from smx.sync import SyncResult
 
 _BACKENDS = ("auto", "cuda", "rocm", "cpu", "mps")
 
@@ -35,10 +37,17 @@ def install(
                                        "(default: [torch] backend in smx.toml)."),
     python: str | None = typer.Option(None, "--python", metavar="VERSION|PATH",
                                       help="Base Python for the venv: 3.10, or a path."),
+    keep_broken: bool = typer.Option(False, "--keep-broken", help="Record it even if the "
+                                     "web UI does not load (the command still exits 5)."),
 ) -> None:
     """Install a web UI: clone at a pinned commit, venv, torch, requirements, its own install
-    step and a smoke check; then record it in smx.lock. All or nothing: a failure leaves smx.toml
-    and smx.lock as they were, and running the same command again finishes the job.
+    step, then a load check (its own loader, headless); then record it in smx.lock. All or
+    nothing: a failure leaves smx.toml and smx.lock as they were, and running the same command
+    again finishes the job.
+
+    Requirements resolve as of the web UI's own date (its newest commit plus a week; set
+    resolve-as-of in smx.toml to change it), so an old release gets the dependencies it was
+    made with.
 
     In a folder without smx.toml this creates the environment there (like `smx init`).
     Installer: uv when available, else pip (SMX_INSTALLER=pip|uv forces one). Torch index:
@@ -75,12 +84,13 @@ def install(
                   "python": python}
         if existing is None and ref is None:
             fields["ref"] = catalog.default_ref  # pinned in smx.toml: reproducible as written
-        done = _edit_and_sync(env, output, key, fields)
+        result = _edit_and_sync(env, output, key, fields, keep_broken=keep_broken)
         locked = env.lock.packages.get(key)
     if locked is None:  # pragma: no cover - sync raises when a step fails
         return
     where = env.layout.package_dir(key)
-    if done:
+    render_checks(output, result)
+    if result.done:
         output.success(f"installed {key} ({catalog.title}) {locked.ref or ''} @ "
                        f"{locked.commit[:12]} in {_show(where)} (Python {locked.python}, "
                        f"torch: {locked.backend})")
@@ -94,11 +104,14 @@ def update(
     package: str | None = typer.Argument(None, help="Package name in smx.toml (default: all).",
                                          autocompletion=complete_package),
     ref: str | None = typer.Option(None, "--ref", help="Move to this tag, branch or commit."),
+    keep_broken: bool = typer.Option(False, "--keep-broken", help="Keep the update even if "
+                                     "the web UI or an extension stops loading (exit 5)."),
 ) -> None:
     """Update a web UI to what its ref names now (a branch's new head), or to --ref.
 
     Refuses when the checkout has local edits to tracked files. Requirements are re-installed
-    only when they changed; a failure puts the previous commit and venv back.
+    only when they changed; then the load check runs, and a failure (or a web UI or extension
+    that stops loading) puts the previous commit and venv back.
 
     Example: smx update a1111 --ref v1.10.1
     """
@@ -114,8 +127,13 @@ def update(
             raise NotFound(f"no package {package!r} in smx.toml",
                            hint=_known(env, package) or "install one with `smx install`")
         before = {n: p.commit for n, p in env.lock.packages.items()}
-        _edit_and_sync(env, output, package, {"ref": ref} if ref else {},
-                       upgrade=set(names), only=set(names) if package else None)
+        if not names:
+            output.print("no packages to update; install one with: smx install comfyui")
+            return
+        result = _edit_and_sync(env, output, package, {"ref": ref} if ref else {},
+                                upgrade=set(names), only=set(names) if package else None,
+                                keep_broken=keep_broken)
+        render_checks(output, result)
         for n in names:
             locked = env.lock.packages.get(n)
             if locked is None:
@@ -217,9 +235,9 @@ def _ensure_env(ctx: typer.Context, output: Output) -> None:
 
 
 def _edit_and_sync(env: Env, output: Output, name: str | None, fields: dict[str, Any] | None,
-                   *, upgrade: set[str] | None = None, only: set[str] | None = None) -> bool:
-    """Edit ``[packages.NAME]`` (None: delete it), then sync; all or nothing. True when any
-    step ran."""
+                   *, upgrade: set[str] | None = None, only: set[str] | None = None,
+                   keep_broken: bool = False) -> SyncResult:
+    """Edit ``[packages.NAME]`` (None: delete it), then sync; all or nothing."""
     from smx.packages.pending import PENDING_KEY, PendingManifest
     from smx.sync import SyncOptions
     from smx.sync import sync as run_sync
@@ -233,11 +251,11 @@ def _edit_and_sync(env: Env, output: Output, name: str | None, fields: dict[str,
             pending = PendingManifest.prepare(env, lambda doc: _change(doc, name, fields))
             extra[PENDING_KEY] = pending
         scope = only if only is not None else ({name} if name is not None else None)
-        result = run_sync(env, SyncOptions(upgrade=upgrade, only=scope, extra=extra),
-                          output.reporter())
+        result = run_sync(env, SyncOptions(upgrade=upgrade, only=scope, extra=extra,
+                                           keep_broken=keep_broken), output.reporter())
         if pending is not None:
             pending.write()  # nothing needed doing (already installed): still record the edit
-    return bool(result.done)
+    return result
 
 
 def _change(doc: Any, name: str, fields: dict[str, Any] | None) -> None:

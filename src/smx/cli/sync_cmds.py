@@ -14,6 +14,8 @@ def sync(
                                    help="Skip models (e.g. a container image whose models "
                                         "live in a volume)."),
     json_out: bool = typer.Option(False, "--json", help="Print the plan/result as JSON."),
+    keep_broken: bool = typer.Option(False, "--keep-broken", help="Keep changes even when "
+                                     "the web UI or an extension does not load (exit 5)."),
 ) -> None:
     """Make the environment folder match smx.toml, resolving only what smx.lock does not pin.
 
@@ -21,7 +23,9 @@ def sync(
     entries are resolved and recorded, each as soon as its step completed (an interrupted sync
     resumes where it stopped). --frozen installs exactly smx.lock (commits, pip freeze, model
     SHA-256s) and refuses, naming every difference, when smx.toml and smx.lock disagree. With
-    nothing to do it is offline and spawns nothing.
+    nothing to do it is offline and spawns nothing. After a change to a web UI's venv or
+    extensions, the web UI's own loader runs headless; what does not load is rolled back
+    (exit 5) unless --keep-broken.
 
     Example: smx sync --dry-run
     """
@@ -30,7 +34,7 @@ def sync(
     from smx.sync import sync as run_sync
 
     output = out(ctx, json_out)
-    options = SyncOptions(frozen=frozen, dry_run=dry_run,
+    options = SyncOptions(frozen=frozen, dry_run=dry_run, keep_broken=keep_broken,
                           areas={"package", "extension"} if no_models else None)
     if dry_run:
         env = open_env(ctx)
@@ -39,6 +43,10 @@ def sync(
         with locked_env(ctx) as env:
             result = run_sync(env, options, output.reporter())
     steps = result.planned if dry_run else result.done
+    if not dry_run:
+        from smx.cli.check_cmd import render_checks
+
+        render_checks(output, result)
     if output.json_mode:
         output.emit_json("sync", {
             "dry_run": dry_run,

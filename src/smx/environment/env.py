@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from smx.environment import lock as lockfile
@@ -13,10 +13,18 @@ from smx.environment.manifest import Manifest
 
 
 @dataclass
+class RunNotes:
+    """What one smx command has learnt and said already (so it is said once per run)."""
+
+    index_without_times: bool = False  # the package index gave no upload times
+
+
+@dataclass
 class Env:
     layout: EnvLayout
     manifest: Manifest
     lock: Lock
+    notes: RunNotes = field(default_factory=RunNotes)
 
     @property
     def root(self) -> Path:

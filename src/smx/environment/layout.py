@@ -66,6 +66,10 @@ class EnvLayout:
     def venv_dir(self, name: str) -> Path:
         return self.package_dir(name) / "venv"
 
+    def constraints_file(self, name: str) -> Path:
+        """The protected pins of a package's venv (smx.packages.protect)."""
+        return self.state / "packages" / f"{name}.constraints.txt"
+
     def model_folder(self, kind: str) -> Path:
         return self.models / KINDS_BY_NAME[kind].folder
 

@@ -46,6 +46,9 @@ class LockedPackage:
     requirements_sha256: str | None = None  # of the requirements files, to skip unchanged pip runs
     freeze: list[str] = field(default_factory=list)  # `pip freeze` of the venv
     extensions: dict[str, LockedExtension] = field(default_factory=dict)
+    # the date requirements were resolved as of (RFC 3339, UTC): scripts get it again under
+    # `sync --frozen` (smx.packages.asof)
+    resolved_as_of: str | None = None
 
 
 @dataclass

@@ -54,6 +54,8 @@ class ExtensionSpec:
     git: str | None = None  # None: a known extension, resolved from the catalog per package kind
     ref: str | None = None
     enabled: bool = True
+    # let this extension move the package's protected pins (smx.packages.protect)
+    allow_pin_change: bool = False
 
 
 @dataclass
@@ -67,6 +69,9 @@ class PackageSpec:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     extensions: dict[str, ExtensionSpec] = field(default_factory=dict)
+    # resolve requirements as of this date ("2024-08-01", an RFC 3339 time, or "now");
+    # None: the newest commit of the package and its extensions plus a week (packages.asof)
+    resolve_as_of: str | None = None
 
 
 @dataclass
@@ -257,7 +262,7 @@ def parse_text(path: Path, text: str) -> Manifest:
         check.name(pname, kp)
         table = check.table(raw, kp)
         check.keys(table, kp, ("source", "git", "ref", "python", "backend", "args", "env",
-                               "extensions"))
+                               "extensions", "resolve-as-of"))
         source = check.string(table, kp, "source", required=True)
         assert source is not None
         if source not in sources_known:
@@ -273,13 +278,26 @@ def parse_text(path: Path, text: str) -> Manifest:
             ekp = (*kp, "extensions", ename)
             check.name(ename, ekp)
             etable = check.table(eraw, ekp)
-            check.keys(etable, ekp, ("git", "ref", "enabled"))
+            check.keys(etable, ekp, ("git", "ref", "enabled", "allow-pin-change"))
             extensions[ename] = ExtensionSpec(
                 name=ename,
                 git=check.string(etable, ekp, "git"),
                 ref=check.string(etable, ekp, "ref"),
                 enabled=check.boolean(etable, ekp, "enabled", True),
+                allow_pin_change=check.boolean(etable, ekp, "allow-pin-change", False),
             )
+        as_of = check.string(table, kp, "resolve-as-of")
+        if as_of is not None:
+            from smx.packages.asof import parse_setting
+
+            try:
+                parse_setting(as_of)
+            except ValueError:
+                raise check.fail((*kp, "resolve-as-of"),
+                                 f"{as_of!r} is not a date for "
+                                 f"{_dotted((*kp, 'resolve-as-of'))}",
+                                 hint='use "2024-08-01", "2024-08-01T12:00:00Z" or "now"'
+                                 ) from None
         packages[pname] = PackageSpec(
             name=pname,
             source=source,
@@ -290,6 +308,7 @@ def parse_text(path: Path, text: str) -> Manifest:
             args=check.string_list(table, kp, "args"),
             env=check.string_map(table, kp, "env"),
             extensions=extensions,
+            resolve_as_of=as_of,
         )
     if launch.package is not None and launch.package not in packages:
         raise check.fail(("launch", "package"),

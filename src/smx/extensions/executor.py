@@ -26,6 +26,7 @@ the entries to move to what their ref names now.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from smx.environment.lock import LockedExtension
 from smx.errors import ConfigError
@@ -34,6 +35,7 @@ from smx.extensions import toggle
 from smx.extensions.installer import ExtensionInstaller
 from smx.extensions.targets import ExtTarget, repo_folder, resolve
 from smx.packages import git
+from smx.packages.checking import guard_extension
 from smx.packages.installer import is_installed
 from smx.sync import Step, SyncContext
 
@@ -159,9 +161,19 @@ def _outcome(ctx: SyncContext, target: ExtTarget, action: str) -> None:
     ctx.options.extra.setdefault(OUTCOMES, {})[(target.package, target.name)] = action
 
 
+def _guard(ctx: SyncContext, target: ExtTarget) -> AbstractContextManager[None]:
+    """Keep the package's state until its load check passes (smx.packages.checking)."""
+    layout = ctx.env.layout
+    present = target.present_dir(layout)
+    return guard_extension(ctx, target.package, target.folder, present,
+                           toggle.is_enabled(layout, target) if present is not None else None)
+
+
 def _install(target: ExtTarget, *, commit: str | None = None) -> Callable[[SyncContext], None]:
     def run(ctx: SyncContext) -> None:
-        ExtensionInstaller(ctx.env, ctx.reporter).install(target, commit=commit)
+        with _guard(ctx, target):
+            ExtensionInstaller(ctx.env, ctx.reporter,
+                               frozen=ctx.options.frozen).install(target, commit=commit)
         _write_pending(ctx)
         _outcome(ctx, target, "installed")
 
@@ -172,11 +184,12 @@ def _update(target: ExtTarget) -> Callable[[SyncContext], None]:
     def run(ctx: SyncContext) -> None:
         pkg = ctx.env.lock.packages.get(target.package)
         locked = pkg.extensions.get(target.name) if pkg else None
-        installer = ExtensionInstaller(ctx.env, ctx.reporter)
-        if locked is None:
-            installer.install(target)
-        else:
-            installer.update(target, locked)
+        installer = ExtensionInstaller(ctx.env, ctx.reporter, frozen=ctx.options.frozen)
+        with _guard(ctx, target):
+            if locked is None:
+                installer.install(target)
+            else:
+                installer.update(target, locked)
         _write_pending(ctx)
         _outcome(ctx, target, "updated")
 
@@ -185,7 +198,11 @@ def _update(target: ExtTarget) -> Callable[[SyncContext], None]:
 
 def _toggle(target: ExtTarget) -> Callable[[SyncContext], None]:
     def run(ctx: SyncContext) -> None:
-        toggle.set_enabled(ctx.env.layout, target, target.spec.enabled)
+        if target.spec.enabled:  # an extension that starts loading is checked
+            with _guard(ctx, target):
+                toggle.set_enabled(ctx.env.layout, target, True)
+        else:
+            toggle.set_enabled(ctx.env.layout, target, False)
         pkg = ctx.env.lock.packages.get(target.package)
         if pkg is not None and target.name in pkg.extensions:
             pkg.extensions[target.name].enabled = target.spec.enabled

@@ -44,15 +44,23 @@ from smx.extensions import toggle
 from smx.extensions.shape import check_shape, unmet_comfyui_requirement
 from smx.extensions.targets import ExtTarget
 from smx.packages import git
-from smx.packages.installer import _link_or_copy, _rmtree, is_installed, package_env
-from smx.packages.runner import StepLog, child_env, run_logged, show_path
+from smx.packages.installer import _link_or_copy, _rmtree, is_installed
+from smx.packages.pkgenv import package_env
+from smx.packages.protect import (
+    TORCH_FAMILY,
+    PinRequest,
+    filter_requirements,
+    protected_pins,
+    requests_in_output,
+)
+from smx.packages.resolver import VenvResolver, log_since, resolution_date
+from smx.packages.runner import StepLog, show_path
 from smx.packages.venv import Installer, Venv, choose_installer, installed_distributions
 from smx.redact import redact
 from smx.reporter import NullReporter, Reporter
 
 THIRD_PARTY_NOTICE = ("{what} is third-party code: it runs with your user's rights, in the "
                       "web UI and in its install script")
-_TORCH_FAMILY = ("torch", "torchvision", "torchaudio", "xformers")
 
 
 def staging_dir(layout: EnvLayout, package: str, folder: str) -> Path:
@@ -70,6 +78,7 @@ class ExtensionInstaller:
     env: Env
     reporter: Reporter = field(default_factory=NullReporter)
     installer: Installer | None = None
+    frozen: bool = False  # `sync --frozen`: resolve as of the date smx.lock recorded
 
     @property
     def layout(self) -> EnvLayout:
@@ -112,7 +121,8 @@ class ExtensionInstaller:
             _rmdir_empty(staging.parent)
             created = True
         try:
-            changed = self._requirements(target, present, pkg_locked)
+            resolver = self._resolver(target, pkg_locked)
+            changed = self._requirements(target, present, resolver)
         except BaseException:
             if created:
                 _rmtree_quiet(present)
@@ -120,7 +130,7 @@ class ExtensionInstaller:
                     _rmdir_empty(present.parent)
             raise
         self._after(target, present)
-        return self._record(target, head, pkg_locked, changed)
+        return self._record(target, head, pkg_locked, changed, resolver)
 
     # -- update ----------------------------------------------------------------------------
     def update(self, target: ExtTarget, locked: LockedExtension) -> LockedExtension:
@@ -146,14 +156,15 @@ class ExtensionInstaller:
             head = self._checkout(target, present, target.want_ref, force=False)
         try:
             changed = False
+            resolver = self._resolver(target, pkg_locked)
             if head != locked.commit:
-                changed = self._requirements(target, present, pkg_locked)
+                changed = self._requirements(target, present, resolver)
         except BaseException:
             with contextlib.suppress(Exception):
                 git.checkout(present, target.git_url, locked.commit, force=True)
             raise
         self._after(target, present)
-        return self._record(target, head, pkg_locked, changed)
+        return self._record(target, head, pkg_locked, changed, resolver)
 
     # -- remove ----------------------------------------------------------------------------
     def remove(self, package: str, name: str, folder: str, style: str) -> Path | None:
@@ -245,8 +256,32 @@ class ExtensionInstaller:
         finally:
             quiet.setLevel(level)
 
-    def _requirements(self, target: ExtTarget, ext_dir: Path, pkg_locked: LockedPackage
-                      ) -> bool:
+    def _resolver(self, target: ExtTarget, pkg_locked: LockedPackage) -> VenvResolver:
+        """pip/uv in the package's venv as of its resolution date (which this extension's
+        commit may move), holding the package's protected pins (the torch family only, with
+        ``allow-pin-change``)."""
+        from smx.environment.manifest import PackageSpec
+
+        spec = self.env.manifest.packages.get(target.package) or PackageSpec(
+            name=target.package, source=pkg_locked.source)
+        date = resolution_date(self.env, target.package, target.catalog, spec,
+                               frozen=self.frozen, frozen_stamp=pkg_locked.resolved_as_of,
+                               reporter=self.reporter)
+        venv = Venv(self.layout.venv_dir(target.package))
+        resolver = VenvResolver(self.env, target.package, venv,
+                                self.installer or choose_installer(), self.reporter, date)
+        pins = protected_pins(target.package, self.layout.package_dir(target.package),
+                              target.catalog, pkg_locked.freeze)
+        if target.spec.allow_pin_change:
+            let_through = {p.name for p in pins.pins if p.name not in TORCH_FAMILY}
+            if let_through:
+                self.reporter.warn(f"{target.name} may change {target.package}'s own pins "
+                                   "(allow-pin-change); torch stays as it is")
+            pins = pins.without(let_through)
+        resolver.protect(pins)
+        return resolver
+
+    def _requirements(self, target: ExtTarget, ext_dir: Path, resolver: VenvResolver) -> bool:
         """Install what the extension needs, the web UI's way. True when anything ran."""
         style = target.catalog.extension_style
         install_py = ext_dir / "install.py"
@@ -256,21 +291,35 @@ class ExtensionInstaller:
             return False
         layout = self.layout
         checkout = layout.package_dir(target.package)
-        venv = Venv(layout.venv_dir(target.package))
-        constraints = self._constraints(target, pkg_locked)
+        venv = resolver.venv
+        pins = resolver.pins
+        assert pins is not None
         log = StepLog.create(layout.logs, f"{target.package}-{target.folder}", "requirements")
         snapshot = snapshot_venv(venv, self.reporter, target.package)
         label = f"{target.package}/{target.folder}"
+        filtered_path = layout.state / "packages" / \
+            f"{target.package}.{target.folder}.requirements.txt"
         try:
             if runs_requirements:
-                installer = self.installer or choose_installer()
+                filtered = filter_requirements(requirements, pins, target.name)
+                for request in filtered.refused:
+                    self.reporter.warn(f"{request.describe()}; the rest of its requirements "
+                                       "install (allow-pin-change lets it through)")
+                from smx.fsutil import atomic_write_text
+
+                atomic_write_text(filtered_path, filtered.text)
+                start = log.path.stat().st_size
                 with self.reporter.task(f"{label}: requirements.txt") as task:
-                    installer.install(venv, ["-r", "requirements.txt", "-c", str(constraints)],
-                                      log=log, cwd=ext_dir, task=task,
-                                      what=f"installing the requirements of {target.name}")
+                    try:
+                        resolver.install(["-r", str(filtered_path)], log=log, cwd=ext_dir,
+                                         task=task,
+                                         what=f"installing the requirements of {target.name}")
+                    except SubprocessFailed as exc:
+                        _explain_pins(exc, requests_in_output(log_since(log.path, start), pins,
+                                                              target.name))
+                        raise
             if install_py.is_file():
-                extra = {"PIP_CONSTRAINT": _joined(os.environ.get("PIP_CONSTRAINT"),
-                                                   str(constraints))}
+                extra: dict[str, str] = {}
                 if style == "a1111":
                     extra.update(package_env(layout, target.package, target.catalog))
                     extra["PYTHONPATH"] = os.path.abspath(checkout)
@@ -278,30 +327,27 @@ class ExtensionInstaller:
                     cwd = checkout
                 else:
                     argv, cwd = [venv.python, "install.py"], ext_dir
+                start = log.path.stat().st_size
                 with self.reporter.task(f"{label}: install.py") as task:
-                    run_logged(argv, log=log, cwd=cwd, env=child_env(extra, venv=venv.path),
-                               task=task, what=f"{target.name}'s install.py")
+                    resolver.run_script(argv, log=log, cwd=cwd, extra_env=extra, task=task,
+                                        what=f"{target.name}'s install.py")
+                for request in requests_in_output(log_since(log.path, start), pins,
+                                                  target.name):
+                    self.reporter.warn(f"{request.describe()} (allow-pin-change lets it "
+                                       "through)")
         except BaseException as exc:
             log.note(f"\nFAILED: {type(exc).__name__}: {exc}; putting the venv back")
             restore_venv(venv, snapshot)
             if isinstance(exc, SubprocessFailed) and "torch" in exc.message:
-                pins = ", ".join(_torch_pins(pkg_locked)) or "torch"
-                exc.hint = (f"smx keeps the package's torch ({pins}) for every extension; one "
-                            f"that needs another torch cannot share this venv. {exc.hint or ''}"
-                            ).strip()
+                torch_pins = ", ".join(p.line for p in pins.pins if p.name in TORCH_FAMILY)
+                exc.hint = (f"smx keeps the package's torch ({torch_pins or 'torch'}) for "
+                            "every extension; one that needs another torch cannot share this "
+                            f"venv. {exc.hint or ''}").strip()
             raise
+        finally:
+            filtered_path.unlink(missing_ok=True)
         drop_snapshot(snapshot)
         return True
-
-    def _constraints(self, target: ExtTarget, pkg_locked: LockedPackage) -> Path:
-        pins = _torch_pins(pkg_locked)
-        fixes = [c for fix in target.catalog.known_fixes for c in fix.constraints]
-        path = self.layout.state / "extensions" / f"{target.package}.constraints.txt"
-        from smx.fsutil import atomic_write_text
-
-        atomic_write_text(path, "# smx: an extension may not replace the package's torch\n"
-                          + "".join(f"{line}\n" for line in [*pins, *fixes]))
-        return path
 
     def _after(self, target: ExtTarget, present: Path) -> None:
         layout = self.layout
@@ -318,7 +364,9 @@ class ExtensionInstaller:
         toggle.set_enabled(layout, target, target.spec.enabled)
 
     def _record(self, target: ExtTarget, head: str, pkg_locked: LockedPackage,
-                venv_changed: bool) -> LockedExtension:
+                venv_changed: bool, resolver: VenvResolver) -> LockedExtension:
+        if resolver.date is not None:
+            pkg_locked.resolved_as_of = resolver.date.stamp
         if venv_changed:
             with self.reporter.task(f"{target.package}: record in smx.lock"):
                 before = pkg_locked.freeze
@@ -331,6 +379,10 @@ class ExtensionInstaller:
                 self.reporter.warn(f"{target.name} changed packages {target.package} already "
                                    f"had: {', '.join(changed[:8])}"
                                    + (" …" if len(changed) > 8 else ""))
+        # the venv as it is now is what later runs protect
+        resolver.protect(protected_pins(target.package,
+                                        self.layout.package_dir(target.package),
+                                        target.catalog, pkg_locked.freeze))
         locked = LockedExtension(name=target.name, git=target.locked_git, commit=head,
                                  ref=target.ref, enabled=target.spec.enabled)
         pkg_locked.extensions[target.name] = locked
@@ -416,9 +468,15 @@ def changed_versions(before: list[str], after: list[str]) -> list[str]:
             if name in new and new[name] != old[name]]
 
 
-def _torch_pins(pkg_locked: LockedPackage) -> list[str]:
-    return [line for line in pkg_locked.freeze if "==" in line
-            and line.split("==")[0].strip().lower() in _TORCH_FAMILY]
+def _explain_pins(exc: SubprocessFailed, requests: list[PinRequest]) -> None:
+    """Say which protected pin a failed resolution ran into, and how to let it through."""
+    if not requests:
+        return
+    exc.message = f"{exc.message.splitlines()[0]}\n  " + "\n  ".join(
+        r.describe() for r in requests[:4])
+    exc.hint = (f"smx keeps the web UI's own pins so the extension cannot break it; "
+                f"`smx ext add … --allow-pin-change` lets it change them. {exc.hint or ''}"
+                ).strip()
 
 
 def _rmdir_empty(path: Path) -> None:

@@ -151,9 +151,16 @@ def build_plan(env: Env, request: LaunchRequest, *, base_environ: Mapping[str, s
     argv = [str(python), *pkg.entry, *catalog_flags, *spec.args, *wiring.args, *cli,
             *request.extra]
 
-    defaults = {**_catalog_env(pkg), **wiring.env}
+    # the web UI's own launcher installs what is missing at every start (A1111: requirements
+    # and each extension's install.py): as of the package's date, within its protected pins
+    from smx.packages.resolver import package_environ
+
+    resolving = package_environ(env, name)
+    pins = {k: v for k, v in resolving.items() if k in ("PIP_CONSTRAINT", "UV_CONSTRAINT")}
+    dated = {k: v for k, v in resolving.items() if k not in pins}
+    defaults = {**_catalog_env(pkg), **dated, **wiring.env}
     environ = build_environ(os.environ if base_environ is None else base_environ, venv,
-                            defaults=defaults, overrides=spec.env)
+                            defaults=defaults, overrides={**pins, **spec.env})
 
     host, port, explicit = _address(pkg, argv[1 + len(pkg.entry):])
     exposed = any(_has_flag(user_args, flag) for flag in _EXPOSING)

@@ -26,6 +26,7 @@ from dataclasses import replace
 from smx.environment.lock import LockedPackage
 from smx.errors import ConfigError
 from smx.packages import git
+from smx.packages.checking import guard_package
 from smx.packages.installer import (
     Marker,
     PackageInstaller,
@@ -119,10 +120,16 @@ class PackageExecutor:
 
 # Each step writes a pending smx.toml edit (packages/pending.py) only when its work is done
 # (a removal: before it starts), so a kill -9 mid-way leaves smx.toml as it was.
+def _installer(ctx: SyncContext) -> PackageInstaller:
+    return PackageInstaller(ctx.env, ctx.reporter, keep_broken=ctx.options.keep_broken)
+
+
 def _install(target: Target, *, frozen: LockedPackage | None = None,
              commit: str | None = None) -> Callable[[SyncContext], None]:
     def run(ctx: SyncContext) -> None:
-        PackageInstaller(ctx.env, ctx.reporter).install(target, frozen=frozen, commit=commit)
+        installer = _installer(ctx)
+        installer.install(target, frozen=frozen, commit=commit)
+        ctx.checks.ran(installer.last_report)
         write_pending(ctx.options.extra)
 
     return run
@@ -130,17 +137,19 @@ def _install(target: Target, *, frozen: LockedPackage | None = None,
 
 def _update(target: Target, *, commit: str | None = None) -> Callable[[SyncContext], None]:
     def run(ctx: SyncContext) -> None:
-        installer = PackageInstaller(ctx.env, ctx.reporter)
+        installer = _installer(ctx)
         locked = ctx.env.lock.packages.get(target.name)
-        if commit is not None and locked is not None:
-            # to the commit smx.lock pins; a failure puts back the commit that is there now
-            head = git.head_commit(ctx.env.layout.package_dir(target.name))
-            installer.update(target, replace(locked, commit=head or locked.commit),
-                             commit=commit)
-        elif locked is None or not is_installed(ctx.env.layout, locked):
-            installer.install(target)
-        else:
-            installer.update(target, locked)
+        with guard_package(ctx, target.name):
+            if commit is not None and locked is not None:
+                # to the commit smx.lock pins; a failure puts back the commit that is there now
+                head = git.head_commit(ctx.env.layout.package_dir(target.name))
+                installer.update(target, replace(locked, commit=head or locked.commit),
+                                 commit=commit)
+            elif locked is None or not is_installed(ctx.env.layout, locked):
+                installer.install(target)
+            else:
+                installer.update(target, locked)
+        ctx.checks.ran(installer.last_report)
         write_pending(ctx.options.extra)
 
     return run
@@ -149,7 +158,10 @@ def _update(target: Target, *, commit: str | None = None) -> Callable[[SyncConte
 def _refresh(target: Target) -> Callable[[SyncContext], None]:
     def run(ctx: SyncContext) -> None:
         locked = ctx.env.lock.packages[target.name]
-        PackageInstaller(ctx.env, ctx.reporter).update(target, locked, move=False)
+        installer = _installer(ctx)
+        with guard_package(ctx, target.name):
+            installer.update(target, locked, move=False)
+        ctx.checks.ran(installer.last_report)
         write_pending(ctx.options.extra)
 
     return run

@@ -24,6 +24,7 @@ import contextlib
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -351,3 +352,15 @@ def _error(exc: Exception, action: str, where: str) -> SmxError:
                                           "set with `git config --global url.<mirror>.insteadOf "
                                           "https://github.com/`; run again to resume")
     return SubprocessFailed(message, hint="run again with --debug for details")
+
+
+def commit_date(path: Path) -> datetime | None:
+    """The committer date of the commit checked out at ``path`` (UTC), or None when ``path``
+    is not a checkout. Shallow clones have their HEAD commit object, so this works on them."""
+    if head_commit(path) is None:
+        return None
+    try:
+        seconds = _repo(path).head.commit.committed_date
+    except Exception:  # a broken or half-written checkout: no date rather than a crash
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)

@@ -31,10 +31,14 @@ from smx.environment.env import Env
 from smx.environment.layout import EnvLayout
 from smx.environment.lock import LockedPackage
 from smx.environment.manifest import PackageSpec
-from smx.errors import DiskSpaceError, InstallError, SubprocessFailed
+from smx.errors import DiskSpaceError, InstallError, NotFound
 from smx.packages import git
-from smx.packages.pins import github_archive, read_env_defaults
-from smx.packages.runner import StepLog, child_env, run_logged, show_path
+from smx.packages.loadcheck import LoadReport
+from smx.packages.pins import github_archive
+from smx.packages.pkgenv import archive_clone_dir, archive_source, package_env, pins_of
+from smx.packages.protect import protected_pins, requests_in_output
+from smx.packages.resolver import VenvResolver, log_since
+from smx.packages.runner import StepLog, child_env, show_path
 from smx.packages.torch import TorchPlan, plan_torch
 from smx.packages.venv import (
     Installer,
@@ -75,31 +79,6 @@ def package_dir(layout: EnvLayout, name: str) -> Path:
 def trash_dir(layout: EnvLayout, name: str) -> Path:
     """Where a package folder is renamed to before it is deleted."""
     return layout.packages / f".{name}.removing"
-
-
-def archive_clone_dir(layout: EnvLayout, git_url: str, commit: str) -> Path:
-    """Where smx keeps its git clone of a pip package the UI would download as an archive
-    (shared by every package of the env: A1111 and Forge pin the same CLIP)."""
-    repo = git_url.rstrip("/").removesuffix(".git").rsplit("/", 1)[-1]
-    return layout.cache / "git" / f"{repo}-{commit[:12]}"
-
-
-def package_env(layout: EnvLayout, name: str, catalog: CatalogPackage) -> dict[str, str]:
-    """Environment variables the package needs to start without fetching anything itself:
-    the replacement URLs of the repositories it clones, smx's local clones of the archives it
-    pip-installs, and the known fixes' variables. The launcher sets the same."""
-    env: dict[str, str] = {}
-    for repo in catalog.extra_repos:
-        env[repo.url_env] = os.environ.get(repo.url_env) or repo.url
-    pins = _pins(layout.package_dir(name), catalog)
-    for archive in catalog.pip_archives:
-        git_url, commit = _archive_source(archive, pins)
-        clone = archive_clone_dir(layout, git_url, commit)
-        if clone.is_dir() and not os.environ.get(archive.url_env):  # the user's choice wins
-            env[archive.url_env] = str(clone)
-    for fix in catalog.known_fixes:
-        env.update(dict(fix.env))
-    return env
 
 
 def requirements_sha256(checkout: Path, catalog: CatalogPackage) -> str:
@@ -160,6 +139,9 @@ class PackageInstaller:
     env: Env
     reporter: Reporter = field(default_factory=NullReporter)
     installer: Installer | None = None
+    keep_broken: bool = False  # record it even when the web UI itself does not load
+    # the load check of the latest install/update (a sync's check step reuses it)
+    last_report: LoadReport | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.installer is None:
@@ -179,23 +161,36 @@ class PackageInstaller:
         pkg_dir = layout.package_dir(name)
         previous = self.env.lock.packages.get(name)
         self._check_disk(target, pkg_dir)
+        fresh = previous is None and not pkg_dir.exists() and not pkg_dir.is_symlink()
         marker = Marker.of(layout, name)
         marker.write({"action": "install", "ref": target.ref})
         self._restore_snapshot(name)
         log = StepLog.create(layout.logs, name, "install")
         try:
             wanted = frozen.commit if frozen else (commit or target.ref)
-            # --force only for a package smx never finished: a repair keeps the user's edits
-            head = self._checkout(target, wanted, force=previous is None)
+            try:
+                # --force only for a package smx never finished: a repair keeps the user's edits
+                head = self._checkout(target, wanted, force=previous is None)
+            except NotFound:
+                # no such ref or repository: nothing to resume, so nothing stays behind
+                if fresh:
+                    self._discard(name)
+                raise
             venv = self._venv(target, log, frozen.python if frozen else None)
             torch = self._torch_plan(target)
+            resolver = self._resolver(target, venv, frozen=frozen)
+            resolver.protect(protected_pins(name, pkg_dir, target.catalog, [], own_too=False))
             if frozen:
-                self._install_frozen(target, venv, frozen, torch, log)
+                self._install_frozen(target, resolver, frozen, torch, log)
             else:
-                self._install_torch(target, venv, torch, log)
-                self._install_requirements(target, venv, log)
-            self._finish(target, venv, log, torch.backend)
-            locked = self._record(target, head, venv, torch, previous)
+                self._install_torch(target, resolver, torch, log)
+                resolver.protect(protected_pins(name, pkg_dir, target.catalog,
+                                                installed_distributions(venv), own_too=False))
+                self._install_requirements(target, resolver, log)
+            resolver.protect(protected_pins(name, pkg_dir, target.catalog,
+                                            installed_distributions(venv)))
+            self._finish(target, resolver, log, torch.backend)
+            locked = self._record(target, head, venv, torch, previous, resolver)
         except BaseException as exc:
             log.note(f"\nFAILED: {type(exc).__name__}: {exc}")
             raise
@@ -236,9 +231,16 @@ class PackageInstaller:
                 snapshot = self._snapshot(venv, name)
                 if not venv.exists():
                     venv = self._venv(target, log, None)
-                self._install_requirements(target, venv, log)
-            self._finish(target, venv, log, torch.backend)
-            new = self._record(target, head, venv, torch, locked)
+            resolver = self._resolver(target, venv, frozen=None)
+            if changed:
+                # the web UI's own pins are what is being resolved: only torch is held
+                resolver.protect(protected_pins(name, pkg_dir, target.catalog,
+                                                installed_distributions(venv), own_too=False))
+                self._install_requirements(target, resolver, log)
+            resolver.protect(protected_pins(name, pkg_dir, target.catalog,
+                                            installed_distributions(venv)))
+            self._finish(target, resolver, log, torch.backend)
+            new = self._record(target, head, venv, torch, locked, resolver)
         except BaseException as exc:
             log.note(f"\nFAILED: {type(exc).__name__}: {exc}; putting {locked.commit[:12]} back")
             self._rollback(target, locked, snapshot, checkout=move)
@@ -270,7 +272,28 @@ class PackageInstaller:
         Marker.of(layout, name).clear()
         self.env.lock.packages.pop(name, None)
 
+    def _discard(self, name: str) -> None:
+        """Remove what a failed first install of ``name`` created (folder, marker)."""
+        pkg_dir = self.layout.package_dir(name)
+        if pkg_dir.is_symlink():
+            pkg_dir.unlink()
+        elif pkg_dir.exists():
+            _rmtree(pkg_dir)
+        Marker.of(self.layout, name).clear()
+        self.layout.constraints_file(name).unlink(missing_ok=True)
+
     # -- steps -----------------------------------------------------------------------------
+    def _resolver(self, target: Target, venv: Venv, *,
+                  frozen: LockedPackage | None) -> VenvResolver:
+        """pip/uv for this venv as of the package's resolution date (told when it moves)."""
+        from smx.packages.resolver import resolution_date
+
+        assert self.installer is not None
+        date = resolution_date(self.env, target.name, target.catalog, target.spec,
+                               frozen_stamp=frozen.resolved_as_of if frozen else None,
+                               frozen=frozen is not None, reporter=self.reporter)
+        return VenvResolver(self.env, target.name, venv, self.installer, self.reporter, date)
+
     def _check_disk(self, target: Target, pkg_dir: Path) -> None:
         from smx.system.disk import existing_folder, human_bytes, probe_from_environment
 
@@ -315,32 +338,26 @@ class PackageInstaller:
             self.reporter.warn(f"{target.name}: {plan.warning}")
         return plan
 
-    def _constraint_args(self, target: Target) -> list[str]:
-        lines = [c for fix in target.catalog.known_fixes for c in fix.constraints]
-        if not lines:
-            return []
-        path = self.layout.state / "packages" / f"{target.name}.constraints.txt"
-        from smx.fsutil import atomic_write_text
+    def _pip(self, resolver: VenvResolver, args: list[str], log: StepLog, what: str,
+             label: str, *, dated: bool = True) -> None:
+        with self.reporter.task(f"{resolver.package}: {label}") as task:
+            resolver.install(args, log=log, what=what, task=task, dated=dated,
+                             cwd=self.layout.package_dir(resolver.package))
 
-        atomic_write_text(path, "# smx: the catalog's known fixes for this package\n"
-                          + "\n".join(lines) + "\n")
-        return ["-c", str(path)]
-
-    def _pip(self, target: Target, venv: Venv, args: list[str], log: StepLog, what: str,
-             label: str) -> None:
-        assert self.installer is not None
-        with self.reporter.task(f"{target.name}: {label}") as task:
-            self.installer.install(venv, [*args, *self._constraint_args(target)], log=log,
-                                   what=what, cwd=self.layout.package_dir(target.name),
-                                   task=task)
-
-    def _install_torch(self, target: Target, venv: Venv, torch: TorchPlan, log: StepLog) -> None:
+    def _install_torch(self, target: Target, resolver: VenvResolver, torch: TorchPlan,
+                       log: StepLog) -> None:
         index = f" from {redact(torch.index_url)}" if torch.index_url else ""
-        self._pip(target, venv, torch.pip_args(), log,
-                  f"installing torch for {target.name}{index}",
-                  f"torch ({torch.backend}: {' '.join(torch.requirements)})")
+        # a new GPU needs a new torch whatever the date: torch is the backend's choice
+        self._pip(resolver, torch.pip_args(), log, f"installing torch for {target.name}{index}",
+                  f"torch ({torch.backend}: {' '.join(torch.requirements)})", dated=False)
+        exact = all("==" in req for req in torch.requirements)
+        if resolver.date is not None and resolver.date.filters and not exact:
+            self.reporter.info(f"{target.name}: torch is what the {torch.backend} build needs "
+                               f"({' '.join(torch.requirements)}), not what was current on "
+                               f"{resolver.date.day}")
 
-    def _install_requirements(self, target: Target, venv: Venv, log: StepLog) -> None:
+    def _install_requirements(self, target: Target, resolver: VenvResolver,
+                              log: StepLog) -> None:
         pkg_dir = self.layout.package_dir(target.name)
         args: list[str] = []
         for rel in target.catalog.requirements:
@@ -350,11 +367,11 @@ class PackageInstaller:
                                         "branch or commit of this web UI")
             args += ["-r", rel]
         extra = [r for fix in target.catalog.known_fixes for r in fix.extra_requirements]
-        self._pip(target, venv, [*args, *extra], log,
+        self._pip(resolver, [*args, *extra], log,
                   f"installing the requirements of {target.name}",
                   f"requirements ({', '.join(target.catalog.requirements)})")
 
-    def _install_frozen(self, target: Target, venv: Venv, frozen: LockedPackage,
+    def _install_frozen(self, target: Target, resolver: VenvResolver, frozen: LockedPackage,
                         torch: TorchPlan, log: StepLog) -> None:
         if not frozen.freeze:
             raise InstallError(f"smx.lock has no package list for {target.name}",
@@ -366,26 +383,29 @@ class PackageInstaller:
         args = ["--no-deps", "-r", str(path)]
         if torch.index_url:
             args += ["--extra-index-url", torch.index_url]
-        self._pip(target, venv, args, log,
-                  f"installing the locked packages of {target.name}",
-                  f"locked packages ({len(frozen.freeze)}, --no-deps)")
+        # exact versions: the date would only hide the newer torch the lock may pin
+        self._pip(resolver, args, log, f"installing the locked packages of {target.name}",
+                  f"locked packages ({len(frozen.freeze)}, --no-deps)", dated=False)
 
-    def _finish(self, target: Target, venv: Venv, log: StepLog, backend: str) -> None:
-        """What the UI's own first run would fetch, then its install step, then the check.
+    def _finish(self, target: Target, resolver: VenvResolver, log: StepLog,
+                backend: str) -> None:
+        """What the UI's own first run would fetch, then its install step, then the load check
+        (the web UI's own loader, headless: smx.packages.loadcheck).
 
-        On the CPU backend the smoke check gets the package's CPU flags (Forge's memory
+        On the CPU backend the load check gets the package's CPU flags (Forge's memory
         manager, for one, initialises CUDA at import unless told --always-cpu)."""
         self._extra_repos(target)
-        self._pip_archives(target, venv, log)
-        env = child_env(package_env(self.layout, target.name, target.catalog), venv=venv.path)
+        self._pip_archives(target, resolver, log)
         pkg_dir = self.layout.package_dir(target.name)
         if target.catalog.install_step:
             with self.reporter.task(f"{target.name}: its own install step "
                                     f"({' '.join(target.catalog.install_step[:2])})") as task:
-                output = run_logged([venv.python, *target.catalog.install_step], log=log,
-                                    cwd=pkg_dir, env=env, task=task,
-                                    what=f"{target.name}'s own install step "
-                                         f"({' '.join(target.catalog.install_step)})")
+                start = log.path.stat().st_size
+                output = resolver.run_script(
+                    [resolver.venv.python, *target.catalog.install_step], log=log, cwd=pkg_dir,
+                    extra_env=package_env(self.layout, target.name, target.catalog), task=task,
+                    what=f"{target.name}'s own install step "
+                         f"({' '.join(target.catalog.install_step)})")
             missed = _not_installed(output)
             if missed:
                 # A1111-style installers report failed optional installs and carry on (Forge's
@@ -394,26 +414,42 @@ class PackageInstaller:
                 self.reporter.warn(f"{target.name}: its own installer could not install "
                                    f"{', '.join(missed)}; the web UI starts, but features that "
                                    f"need them will not work (details: {show_path(log.path)})")
-        if target.catalog.smoke_check:
-            with self.reporter.task(f"{target.name}: smoke check") as task:
-                try:
-                    flags = target.catalog.cpu_flags if backend == "cpu" else ()
-                    run_logged([venv.python, *target.catalog.smoke_check, *flags], log=log,
-                               cwd=pkg_dir, env=env, task=task,
-                               what=f"the smoke check of {target.name} "
-                                    f"({' '.join(target.catalog.smoke_check)})")
-                except SubprocessFailed as exc:
-                    exc.hint = (f"{exc.hint}. A module the web UI imports is missing or broken; "
-                                f"if this is a known upstream problem, the catalog's "
-                                f"known_fixes for {target.catalog.name} is where it gets fixed")
-                    raise
+            if resolver.pins is not None:
+                for request in requests_in_output(log_since(log.path, start), resolver.pins,
+                                                  f"{target.name}'s own installer"):
+                    self.reporter.warn(request.describe())
+        self._load_check(target, resolver, backend)
+
+    def _load_check(self, target: Target, resolver: VenvResolver, backend: str) -> None:
+        """The web UI itself must load; what its extensions report is the sync's check step's
+        business (they may be re-installed after this step)."""
+        from smx.packages import loadcheck
+
+        report = loadcheck.run(self.env, target.name, target.catalog, reporter=self.reporter,
+                               environ=resolver.environ(), backend=backend)
+        self.last_report = report
+        own = [p for p in report.problems if p.folder is None or p.builtin]
+        if not own:
+            return
+        if self.keep_broken:
+            self.reporter.warn(loadcheck.failure(report, names={}, rolled_back=None,
+                                                 keep_hint=False).message
+                               + " (kept: --keep-broken)")
+            return
+        own_report = loadcheck.LoadReport(report.package, tuple(own), report.log,
+                                          report.seconds, report.loader, report.folders)
+        error = loadcheck.failure(own_report, names={}, rolled_back=None)
+        error.hint = (f"{error.hint}. A module the web UI needs is missing or broken; if this "
+                      f"is a known upstream problem, the catalog's known_fixes for "
+                      f"{target.catalog.name} is where it gets fixed")
+        raise error
 
     def _extra_repos(self, target: Target) -> None:
         catalog = target.catalog
         if not catalog.extra_repos:
             return
         pkg_dir = self.layout.package_dir(target.name)
-        pins = _pins(pkg_dir, catalog)
+        pins = pins_of(pkg_dir, catalog)
         for repo in catalog.extra_repos:
             commit = pins.get(repo.commit_env) if catalog.pins_file else repo.commit
             if catalog.pins_file and repo.commit_env not in pins:
@@ -429,11 +465,12 @@ class PackageInstaller:
                 git.checkout(dest, repo.url, commit, reporter=self.reporter,
                              label=repo.folder, force=True)
 
-    def _pip_archives(self, target: Target, venv: Venv, log: StepLog) -> None:
+    def _pip_archives(self, target: Target, resolver: VenvResolver, log: StepLog) -> None:
         catalog = target.catalog
+        venv = resolver.venv
         if not catalog.pip_archives:
             return
-        pins = _pins(self.layout.package_dir(target.name), catalog)
+        pins = pins_of(self.layout.package_dir(target.name), catalog)
         for archive in catalog.pip_archives:
             if _venv_has_module(venv, archive.module):
                 continue
@@ -443,21 +480,21 @@ class PackageInstaller:
                 self.reporter.info(f"{target.name}: {archive.url_env} is set; leaving "
                                    f"{archive.module} to the web UI's installer")
                 continue
-            git_url, commit = _archive_source(archive, pins)
+            git_url, commit = archive_source(archive, pins)
             clone = archive_clone_dir(self.layout, git_url, commit)
             with self.reporter.task(f"{target.name}: {archive.module} from git @ {commit[:12]}"):
                 git.checkout(clone, git_url, commit, reporter=self.reporter,
                              label=archive.module, force=True)
             if archive.build_requirements:
-                self._pip(target, venv, list(archive.build_requirements), log,
+                self._pip(resolver, list(archive.build_requirements), log,
                           f"installing what {archive.module} builds with",
                           f"{archive.module}: build requirements")
-            self._pip(target, venv, ["--no-build-isolation", str(clone)], log,
+            self._pip(resolver, ["--no-build-isolation", str(clone)], log,
                       f"installing {archive.module} for {target.name} from {show_path(clone)}",
                       f"{archive.module} (from its git clone)")
 
     def _record(self, target: Target, commit: str, venv: Venv, torch: TorchPlan,
-                previous: LockedPackage | None) -> LockedPackage:
+                previous: LockedPackage | None, resolver: VenvResolver) -> LockedPackage:
         with self.reporter.task(f"{target.name}: record in smx.lock"):
             freeze = installed_distributions(venv)
         locked = LockedPackage(
@@ -466,7 +503,8 @@ class PackageInstaller:
             torch=list(torch.requirements),
             requirements_sha256=requirements_sha256(self.layout.package_dir(target.name),
                                                     target.catalog),
-            freeze=freeze, extensions=dict(previous.extensions) if previous else {})
+            freeze=freeze, extensions=dict(previous.extensions) if previous else {},
+            resolved_as_of=resolver.date.stamp if resolver.date else None)
         self.env.lock.packages[target.name] = locked
         return locked
 
@@ -569,23 +607,6 @@ def _not_installed(output: str) -> list[str]:
         if name not in found:
             found.append(name)
     return found
-
-
-def _pins(pkg_dir: Path, catalog: CatalogPackage) -> dict[str, str]:
-    """The UI's pins: its file's defaults, overridden by the same environment variables the UI
-    itself reads (``BLIP_COMMIT_HASH=…`` in webui-user.sh works for smx too)."""
-    if not catalog.pins_file:
-        return {}
-    pins = read_env_defaults(pkg_dir / catalog.pins_file)
-    for name in pins:
-        if os.environ.get(name):
-            pins[name] = os.environ[name]
-    return pins
-
-
-def _archive_source(archive: Any, pins: dict[str, str]) -> tuple[str, str]:
-    parsed = github_archive(pins.get(archive.url_env, ""))
-    return parsed if parsed else (archive.git, archive.commit)
 
 
 def _venv_has_module(venv: Venv, module: str) -> bool:

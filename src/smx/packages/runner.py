@@ -87,12 +87,13 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 
 def run_logged(argv: Sequence[str | os.PathLike[str]], *, log: StepLog, what: str,
                cwd: Path | None = None, env: Mapping[str, str] | None = None,
-               task: Any = None) -> str:
+               task: Any = None, timeout: float | None = None) -> str:
     """Run ``argv``; append its output to ``log``; raise SubprocessFailed on a non-zero exit.
 
     ``what`` names the step for messages ("installing requirements of a1111"). ``task`` (a
-    reporter task) gets the latest output line as its description. Returns the output (its
-    first 2000 non-blank lines, for small commands).
+    reporter task) gets the latest output line as its description. ``timeout``: seconds after
+    which the command is stopped and counts as failed. Returns the output (its first 2000
+    non-blank lines, for small commands).
     """
     args = [os.fspath(a) for a in argv]
     started = time.monotonic()
@@ -113,6 +114,18 @@ def run_logged(argv: Sequence[str | os.PathLike[str]], *, log: StepLog, what: st
         raise SubprocessFailed(f"{what}: could not start {args[0]} ({exc.strerror})",
                                hint=f"full log: {show_path(log.path)}") from None
     assert proc.stdout is not None
+    timer = None
+    timed_out: list[bool] = []
+    if timeout is not None:
+        import threading
+
+        def expire() -> None:
+            timed_out.append(True)
+            _stop(proc)
+
+        timer = threading.Timer(timeout, expire)
+        timer.daemon = True
+        timer.start()
     try:
         with log.path.open("a", encoding="utf-8") as handle:
             for line in proc.stdout:
@@ -130,7 +143,13 @@ def run_logged(argv: Sequence[str | os.PathLike[str]], *, log: StepLog, what: st
         _stop(proc)
         log.note("(interrupted)")
         raise
+    finally:
+        if timer is not None:
+            timer.cancel()
     log.note(f"(exit {code} after {time.monotonic() - started:.1f} s)")
+    if timed_out:
+        raise SubprocessFailed(f"{what} did not finish within {timeout:.0f} s and was stopped",
+                               hint=f"full log: {show_path(log.path)}")
     if code != 0:
         raise SubprocessFailed(failure_message(what, code, list(tail)),
                                hint=f"full log: {show_path(log.path)}")
