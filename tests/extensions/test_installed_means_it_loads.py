@@ -261,6 +261,7 @@ def test_keep_broken_keeps_it_records_it_and_still_fails(
     check = smx("--env", str(comfyui.env), "check", "--json")
     assert check.exit_code == 5, check.output
     data = json.loads(check.stdout)
+    _matches_the_documented_schema(data)
     assert data["status"] == "error"
     (package,) = data["data"]["packages"]
     assert package["package"] == "comfyui" and package["loads"] is False
@@ -268,6 +269,21 @@ def test_keep_broken_keeps_it_records_it_and_still_fails(
                                     "folder": "ComfyUI-broken-nodes", "builtin": False,
                                     "what": "IMPORT FAILED",
                                     "error": "No module named 'smx_not_installed'"}]
+
+
+def _matches_the_documented_schema(document: dict) -> None:
+    """docs/json/check.md promises this shape (and docs/json/index.md the envelope)."""
+    import re
+
+    jsonschema = pytest.importorskip("jsonschema")
+    docs = Path(__file__).resolve().parents[2] / "docs" / "json"
+
+    def schema(page: str) -> dict:
+        blocks = re.findall(r"```json\n(.*?)```", (docs / page).read_text(), re.DOTALL)
+        return next(json.loads(b) for b in blocks if '"$schema"' in b)
+
+    jsonschema.validate(document, schema("index.md"))
+    jsonschema.validate(document["data"], schema("check.md"))
 
 
 def test_smx_check_passes_on_a_package_whose_extensions_load(
