@@ -127,6 +127,13 @@ def _package_disk(env: Env, locked: LockedPackage) -> list[Issue]:
                             path=where))
     elif not Venv(layout.venv_dir(name)).exists():
         issues.append(Issue("package", name, "incomplete", "its venv is missing", path=where))
+    else:
+        from smx.packages.guard import pending
+
+        if pending(layout, name):
+            issues.append(Issue("package", name, "incomplete",
+                                "a change was not load-checked yet (interrupted): `smx sync` "
+                                "checks it and rolls it back if it does not load", path=where))
     issues += _dirty("package", name, None, folder, where)
     return issues
 

@@ -319,3 +319,32 @@ def test_enabling_an_extension_that_does_not_load_disables_it_again(
     assert state_of(a1111.env) == before
     settings = json.loads((a1111.checkout / "config.json").read_text())
     assert "sd-webui-dated" in settings["disabled_extensions"]
+
+
+def test_a_change_killed_before_its_load_check_is_checked_by_the_next_sync(
+        smx, comfyui: Installed) -> None:
+    """kill -9 between an extension step and the check: the guard on disk remembers the state
+    before, `smx status` says the change is unchecked, and the next sync checks it (and here,
+    since it does not load, rolls it back)."""
+    from smx.environment.env import Env
+    from smx.packages import guard
+    from smx.reporter import NullReporter
+
+    env = Env.open(comfyui.env)
+    kept = guard.begin(env, "comfyui", NullReporter())
+    kept.note_folder(env.layout, "ComfyUI-half-added", None, None)
+    node = comfyui.ext_dir("ComfyUI-half-added")
+    node.mkdir(parents=True)
+    (node / "__init__.py").write_text("import smx_not_installed\n")
+
+    status = smx("--env", str(comfyui.env), "status")
+    assert status.exit_code == 1, status.output
+    assert "not load-checked yet" in status.output
+
+    result = smx("--env", str(comfyui.env), "sync")
+
+    assert result.exit_code == 5, result.output
+    assert "ComfyUI-half-added: IMPORT FAILED" in result.output
+    assert not node.exists()
+    assert not guard.pending(env.layout, "comfyui")
+    assert smx("--env", str(comfyui.env), "status").exit_code == 0
