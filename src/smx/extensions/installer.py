@@ -320,6 +320,7 @@ class ExtensionInstaller:
                         raise
             if install_py.is_file():
                 extra: dict[str, str] = {}
+                argv: list[str | os.PathLike[str]]
                 if style == "a1111":
                     extra.update(package_env(layout, target.package, target.catalog))
                     extra["PYTHONPATH"] = os.path.abspath(checkout)

@@ -210,10 +210,10 @@ def requests_in_output(output: str, pins: ProtectedPins, requester: str) -> list
     if not held:
         return found
     for raw in output.splitlines():
-        match = _ASKED_LINE.match(raw)
-        if not match:
+        asked = _ASKED_LINE.match(raw)
+        if not asked:
             continue
-        wanted = (match.group(2) or match.group(4) or "").strip()
+        wanted = (asked.group(2) or asked.group(4) or "").strip()
         try:
             req = Requirement(wanted)
         except InvalidRequirement:
@@ -224,8 +224,8 @@ def requests_in_output(output: str, pins: ProtectedPins, requester: str) -> list
                                                                     prereleases=True):
             continue
         via = None
-        if match.group(3):
-            via = match.group(3).split(" depends on ", 1)[0].strip()
+        if asked.group(3):
+            via = asked.group(3).split(" depends on ", 1)[0].strip()
         request = PinRequest(requester, str(req), pin, via=via)
         if request not in found:
             found.append(request)
