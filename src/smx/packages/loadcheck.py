@@ -164,13 +164,15 @@ def _comfyui_problems(output: str, failed: str | None) -> list[LoadProblem]:
     for line in output.splitlines():
         cannot = _COMFY_CANNOT.search(line)
         if cannot:
-            folder = _last_part(cannot.group(1))
-            problems[folder] = LoadProblem(folder, "IMPORT FAILED", cannot.group(2).strip())
+            folder, builtin = _node_of(cannot.group(1))
+            problems[folder] = LoadProblem(folder, "IMPORT FAILED", cannot.group(2).strip(),
+                                           builtin=builtin)
             continue
         failed_line = _COMFY_FAILED.search(line)
         if failed_line:
-            folder = _last_part(failed_line.group(1))
-            problems.setdefault(folder, LoadProblem(folder, "IMPORT FAILED", ""))
+            folder, builtin = _node_of(failed_line.group(1))
+            problems.setdefault(folder, LoadProblem(folder, "IMPORT FAILED", "",
+                                                    builtin=builtin))
     found = list(problems.values())
     if failed:
         why = telling_line(output.splitlines()[-40:]) or failed.splitlines()[0]
@@ -178,8 +180,13 @@ def _comfyui_problems(output: str, failed: str | None) -> list[LoadProblem]:
     return found
 
 
-def _last_part(path: str) -> str:
-    return path.strip().rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+def _node_of(path: str) -> tuple[str, bool]:
+    """The node pack a ComfyUI import message names: its folder under custom_nodes/, or (for
+    ComfyUI's own comfy_extras/ and API nodes, loaded the same way) the file, as built in."""
+    parts = path.strip().rstrip("/\\").replace("\\", "/").split("/")
+    if "custom_nodes" in parts[:-1]:
+        return parts[parts.index("custom_nodes") + 1], False
+    return parts[-1], True
 
 
 def _extension_folders(checkout: Path, catalog: CatalogPackage) -> list[str]:
