@@ -161,7 +161,8 @@ class ExtensionInstaller:
                 changed = self._requirements(target, present, resolver)
         except BaseException:
             with contextlib.suppress(Exception):
-                git.checkout(present, target.git_url, locked.commit, force=True)
+                git.checkout(present, target.git_url, locked.commit, force=True,
+                             branch=git.PINNED_BRANCH)
             raise
         self._after(target, present)
         return self._record(target, head, pkg_locked, changed, resolver)
@@ -239,7 +240,7 @@ class ExtensionInstaller:
         quiet.setLevel(logging.ERROR)
         try:
             return git.checkout(path, target.git_url, ref, reporter=self.reporter,
-                                label=target.folder, force=force)
+                                label=target.folder, force=force, branch=git.PINNED_BRANCH)
         except AuthRequired as exc:
             raise AuthRequired(f"{redact(target.git_url)} needs credentials (git asked for a "
                                "user name or password; smx does not let git prompt)",

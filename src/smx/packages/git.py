@@ -49,6 +49,11 @@ SHORT_SHA_RE = re.compile(r"^[0-9a-f]{4,39}$")
 # and smx's own bookkeeping. Written to .git/info/exclude (local, never committed).
 LOCAL_EXCLUDES = ("/venv/", "/venv.smx-prev/", "/.smx-*")
 
+# The local branch an extension checkout is left on. A1111's Extensions tab reads the
+# checkout's active branch (modules/extensions.py), which a detached HEAD does not have: it
+# then reports "Failed reading extension data from Git repository" at every start.
+PINNED_BRANCH = "smx-pinned"
+
 # A dropped connection makes git wait forever by default; this turns a stall into an error.
 _STALL_ENV = {"GIT_HTTP_LOW_SPEED_LIMIT": "1000", "GIT_HTTP_LOW_SPEED_TIME": "60",
               "GIT_TERMINAL_PROMPT": "0"}
@@ -188,7 +193,8 @@ def resolve(url: str, ref: str, *, cwd: Path | None = None) -> ResolvedRef:
 
 
 def checkout(path: Path, url: str, ref: str, *, reporter: Reporter | None = None,
-             label: str | None = None, force: bool = False, shallow: bool = True) -> str:
+             label: str | None = None, force: bool = False, shallow: bool = True,
+             branch: str | None = None) -> str:
     """Make ``path`` a checkout of ``url`` at ``ref`` and return the commit SHA.
 
     Reuses an existing checkout of any URL at ``path`` (an interrupted earlier run, or the
@@ -196,6 +202,7 @@ def checkout(path: Path, url: str, ref: str, *, reporter: Reporter | None = None
     ``origin`` URL is set to ``url``. Fetches only the one commit when the ref allows it (a tag,
     a branch, a full SHA); a short SHA needs the full history. ``force`` discards edits to
     tracked files (used for fresh installs; updates check :func:`is_dirty` first and refuse).
+    ``branch``: leave a local branch of that name at the commit instead of a detached HEAD.
     """
     reporter = reporter or NullReporter()
     label = label or Path(path).name
@@ -213,7 +220,7 @@ def checkout(path: Path, url: str, ref: str, *, reporter: Reporter | None = None
         else:
             commit = _fetch_resolved(repo, resolved, reporter, label, shallow=shallow)
     try:
-        args = ["--detach", commit]
+        args = ["-B", branch, commit] if branch else ["--detach", commit]
         if force:
             args.insert(0, "--force")
         repo.git.checkout(*args)

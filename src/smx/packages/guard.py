@@ -158,7 +158,8 @@ def rollback(env: Env, package: str, reporter: Reporter) -> str:
             for path in paths:
                 if path.exists() and git.head_commit(path) != before.commit:
                     url = git.origin_url(path) or ""
-                    git.checkout(path, url, before.commit, force=True)
+                    git.checkout(path, url, before.commit, force=True,
+                                 branch=git.PINNED_BRANCH)
                     undone.append(f"{folder} back to {before.commit[:12]}")
     if not guard.base_existed and base.is_dir() and not any(base.iterdir()):
         base.rmdir()

@@ -39,6 +39,9 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_
 # A1111/Forge flags that keep the check from loading a model or checking versions online
 _A1111_FLAGS = ("--skip-load-model-at-start", "--no-download-sd-model", "--skip-version-check",
                 "--skip-torch-cuda-test", "--skip-python-version-check")
+# What A1111/Forge report through errors.report although the extension loads: reading its git
+# metadata (branch, remote) for the Extensions tab fails on some checkouts.
+_A1111_NOT_LOAD_FAILURES = ("Failed reading extension data from Git repository",)
 _COMFY_CANNOT = re.compile(r"Cannot import (.+?) module for custom nodes: (.*)$")
 _COMFY_FAILED = re.compile(r"\(IMPORT FAILED\): (.+)$")
 TIMEOUT_S = 900.0
@@ -146,7 +149,8 @@ def _a1111_problems(output: str, failed: str | None) -> list[LoadProblem]:
         return [LoadProblem(None, "the web UI did not start", why)]
     problems: list[LoadProblem] = []
     for raw in verdict.get("problems") or []:
-        if not isinstance(raw, dict):
+        if not isinstance(raw, dict) or str(raw.get("message") or "").startswith(
+                _A1111_NOT_LOAD_FAILURES):
             continue
         problem = LoadProblem(raw.get("extension") or None, str(raw.get("message") or ""),
                               str(raw.get("error") or ""),

@@ -27,6 +27,13 @@ def _extension_of(paths, message):
         parts = rel.split("/")
         if len(parts) > 2 and parts[0] in EXT_FOLDERS:
             return parts[0], parts[1]
+    # "Failed reading extension data from Git repository (sd-webui-x)": named in the message
+    for folder in EXT_FOLDERS:
+        base = os.path.join(ROOT, folder)
+        if os.path.isdir(base):
+            for ext in sorted(os.listdir(base)):
+                if f"({ext})" in message:
+                    return folder, ext
     # "Error loading script: controlnet.py": the extension whose scripts/ holds that file
     name = message.rsplit(":", 1)[-1].strip()
     if name.endswith(".py"):
