@@ -96,6 +96,9 @@ def test_an_extensions_install_py_resolves_as_of_the_packages_date(
     assert result.exit_code == 0, result.output
     assert _version(a1111.python, "smx-dated-dep") == "1.0"  # what pip gave in January 2024
     assert "resolving requirements as of 2024-01-08" in result.output
+    # the test's local wheel folder has no upload dates: said, once
+    assert result.output.count("local package sources have no upload dates") == 1
+    assert "ext-wheelhouse" in result.output
     assert "a1111 loads with 1 extension(s)" in result.output
     locked = _toml(a1111.env / "smx.lock")["packages"]["a1111"]
     assert locked["resolved_as_of"] == "2024-01-08T00:00:00Z"

@@ -17,6 +17,7 @@ class RunNotes:
     """What one smx command has learnt and said already (so it is said once per run)."""
 
     index_without_times: bool = False  # the package index gave no upload times
+    undated_sources_said: bool = False  # local wheel folders / file:// indexes were named
 
 
 @dataclass

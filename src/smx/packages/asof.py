@@ -15,7 +15,7 @@ Why a week of margin: the newest commit is the last moment its authors ran it ag
 index, and its users installed it in the days after, with whatever the index had then. A week
 takes in the hotfix releases dependencies push within days of a breaking release, while the
 next minor or major release of a dependency (months apart as a rule) stays out. The tutorial's
-A1111 v1.10.1 (2024-07-27) with sd-webui-animatediff (2024-09-21) resolves as of 2024-09-28.
+A1111 v1.10.1 (2024-07-27) with sd-webui-animatediff (2024-09-22 UTC) resolves as of 2024-09-29.
 
 An index that gives no upload times (a local wheel folder, a ``file://`` index or an old mirror)
 cannot honour the date: pip refuses such an index outright and uv skips its files, so the run is

@@ -54,6 +54,19 @@ class VenvResolver:
         self.pins = pins
         atomic_write_text(self.constraints_path, pins.text())
 
+    def _say_undated_sources(self) -> None:
+        """Once per command: wheel folders and ``file://`` indexes have no upload times, and
+        pip and uv take what they hold whatever the date; say which ones are configured."""
+        if self.env.notes.undated_sources_said or not self._dated():
+            return
+        self.env.notes.undated_sources_said = True
+        found = undated_sources(self.venv)
+        if found:
+            assert self.date is not None
+            self.reporter.warn(f"{self.package}: pip/uv also read {', '.join(found)}: local "
+                               "package sources have no upload dates, so what they hold is "
+                               f"installed whatever its date (not held to {self.date.day})")
+
     def _dated(self) -> bool:
         return self.date is not None and self.date.filters \
             and not self.env.notes.index_without_times
@@ -76,6 +89,8 @@ class VenvResolver:
         """``pip install ARGS`` in the venv (uv when chosen), the date and pins applied."""
         extra = ["-c", str(self.constraints_path)] if constrained and self.pins else []
         use_date = dated and self._dated()
+        if use_date:
+            self._say_undated_sources()
         start = _size(log.path)
         try:
             self.installer.install(self.venv, [*args, *extra], log=log, what=what, cwd=cwd,
@@ -96,6 +111,8 @@ class VenvResolver:
         """Run a script that installs things itself; repeated without the date when the index
         gave no upload times (these scripts install what is missing, so a second run is safe)."""
         use_date = self._dated()
+        if use_date:
+            self._say_undated_sources()
         env = child_env({**(extra_env or {}), **self.environ(dated=use_date)},
                         venv=self.venv.path)
         start = _size(log.path)
@@ -121,6 +138,42 @@ class VenvResolver:
                            f"requirements are resolved without the date {self.date.day} "
                            "(a local wheel folder or an older mirror); resolving again "
                            "without it")
+
+
+_LOCAL_KEYS = ("find-links", "index-url", "extra-index-url")
+_ENV_SOURCES = ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "UV_FIND_LINKS",
+                "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX")
+
+
+def undated_sources(venv: Venv) -> list[str]:
+    """Package sources pip or uv would read that have no upload times: local wheel folders
+    (find-links) and ``file://`` indexes, from pip's configuration (all its files and
+    variables, as the venv's pip reports them) and uv's variables."""
+    import shlex
+    import subprocess
+
+    values: list[str] = [os.environ.get(var, "") for var in _ENV_SOURCES]
+    try:
+        listed = subprocess.run([str(venv.python), "-m", "pip", "config", "list"],
+                                capture_output=True, text=True, timeout=60,
+                                env=child_env(venv=venv.path)).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        listed = ""
+    for line in listed.splitlines():
+        key, _, value = line.partition("=")
+        if key.rsplit(".", 1)[-1] in _LOCAL_KEYS:
+            values.append(value.strip().strip("'\""))
+    found: list[str] = []
+    for value in values:
+        for item in shlex.split(value.replace(",", " ")) if value else []:
+            if "=" in item and not item.startswith(("file:", "/", "http")):
+                item = item.split("=", 1)[1]  # UV_INDEX="name=url"
+            if item.startswith("file:") or item.startswith("/") or (
+                    len(item) > 2 and item[1] == ":"):
+                shown = item.removeprefix("file://")
+                if shown not in found:
+                    found.append(shown)
+    return found
 
 
 def resolution_date(env: Env, name: str, catalog: CatalogPackage, spec: PackageSpec, *,
