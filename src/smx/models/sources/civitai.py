@@ -80,12 +80,11 @@ def newest_version(model: dict[str, Any]) -> dict[str, Any] | None:
     return max(versions, key=_published) if versions else None
 
 
-def model_info(client: HttpClient, services: Services, model_id: int) -> dict[str, Any]:
-    """``GET /api/v1/models/{id}`` (public: no token needed)."""
-    return _get(client, f"{services.civitai}/api/v1/models/{model_id}",
-                what=f"Civitai model {model_id}",
-                not_found=lambda: NotFound(f"Civitai has no model {model_id} any more",
-                                           hint="it was deleted or hidden by its author",
+def get_json(client: HttpClient, url: str, what: str) -> dict[str, Any]:
+    """A Civitai API object, or the error that says why not (404: ``what`` is gone)."""
+    return _get(client, url, what=what,
+                not_found=lambda: NotFound(f"{what} is gone (Civitai answers 404)",
+                                           hint="its author deleted or hid it",
                                            code="model.not_found"))
 
 
