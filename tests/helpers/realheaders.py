@@ -23,14 +23,16 @@ UNETS = {
 }
 
 
-def safetensors_file(tensors: Tensors, *, pad_to: int = 0, dtype: str | None = None) -> bytes:
-    """A .safetensors file with this header (no __metadata__), zero-filled up to ``pad_to``."""
+def safetensors_file(tensors: Tensors, *, pad_to: int = 0, dtype: str | None = None,
+                     fill: int = 0) -> bytes:
+    """A .safetensors file with this header (no __metadata__), filled with ``fill`` bytes up
+    to ``pad_to`` (two files of one layout differ by their fill, as real weights do)."""
     header = {name: {"dtype": dtype or dt, "shape": shape, "data_offsets": [0, 0]}
               for name, (dt, shape) in tensors.items()}
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
     data = struct.pack("<Q", len(raw)) + raw
-    return data + bytes(max(0, pad_to - len(data)))
+    return data + bytes([fill]) * max(0, pad_to - len(data))
 
 
 def header_size(data: bytes) -> int:
@@ -142,7 +144,7 @@ def ldm_unet(family: str, prefix: str = "model.diffusion_model.") -> Tensors:
     return b.t
 
 
-# --- ControlNets -----------------------------------------------------------------------------------
+# --- ControlNets ---------------------------------------------------------------------------------
 _HINT = ((16, 3), (16, 16), (32, 16), (32, 32), (96, 32), (96, 96), (256, 96))
 
 

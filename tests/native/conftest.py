@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from smlib import SmLibrary, build_sm_library
 
+from helpers.fakehub import fakehub  # noqa: F401 - the loopback Civitai/HF for these tests too
+
 
 @pytest.fixture
 def sm_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SmLibrary:

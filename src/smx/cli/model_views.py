@@ -66,10 +66,14 @@ def fit(columns: Sequence[Column], total: int) -> list[Column]:
         return shown
     if triggers is not None:
         left = room(source, triggers)
-        if source.width + triggers.width <= left:
-            return shown
-        source.width = min(source.natural, max(MIN_SOURCE, left * 3 // 5))
-        triggers.width = left - source.width
+        # the wider of the two gives way first; the source keeps at least half of the room
+        floor = max(MIN_SOURCE, left // 2)
+        while source.width + triggers.width > left:
+            wider = source if source.width >= triggers.width and \
+                source.width > floor else triggers
+            if wider.width <= 1:
+                break
+            wider.width -= 1
         if triggers.width >= MIN_TRIGGERS:
             return shown
         shown.remove(triggers)
@@ -105,8 +109,15 @@ def render(output: Any, columns: Sequence[Column], *, wide: bool) -> None:
                 text = shorten_end(text, column.width)
             cells.append(text)
         table.add_row(*cells)
+    if not wide:
+        output.console.print(table, markup=False)
+        return
     total = sum(c.natural for c in shown) + GAP * (len(shown) - 1)
-    output.console.print(table, width=max(width, total) if wide else width, markup=False)
+    output.console.width = max(width, total)  # longer lines than the terminal: asked for
+    try:
+        output.console.print(table, markup=False)
+    finally:
+        output.console.width = width
 
 
 def model_columns(rows: Sequence[Any], *, wide: bool) -> list[Column]:
@@ -122,7 +133,7 @@ def model_columns(rows: Sequence[Any], *, wide: bool) -> list[Column]:
         Column("state", [r.state for r in rows]),
     ]
     if wide:
-        columns[4:4] = [Column("locked", [r.locked or "" for r in rows]),
+        columns[5:5] = [Column("locked", [r.locked or "" for r in rows]),
                         Column("sha256", [(r.sha256 or "")[:12] for r in rows]),
                         Column("used by", [", ".join(r.used_by) for r in rows])]
     if any(r.trigger_words for r in rows):

@@ -46,8 +46,9 @@ def register(env: Env, ref: LocalRef, *, name: str | None, default_name: str,
     path = env.layout.models / ref.path
     if not path.is_file():
         raise NotFound(f"there is no file {ref.path} in Data/Models",
-                       hint=f"copy the model to {path} first, then run the same command; "
-                            "local: entries name files that are already there",
+                       hint=f"copy the model to {path} first, then run the same command "
+                            "(local: registers a file placed by hand; to download one, pull "
+                            "its civitai:, hf: or https:// source)",
                        code="model.local_missing")
     existing = next((n for n, spec in env.manifest.models.items()
                      if _is(spec.source, ref)), None)
