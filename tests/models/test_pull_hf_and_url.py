@@ -184,3 +184,14 @@ def test_sanitised_names(name: str, safe: str) -> None:
     from smx.models.store import sanitize_filename
 
     assert sanitize_filename(name, "fallback") == safe
+
+
+def test_a_plain_http_url_is_pulled_with_a_warning(hub: FakeHub, env_dir: Path, smx) -> None:
+    data = safetensors_bytes(MiB, family=None)
+    url = hub.url_file("/files/4x-UltraSharp.safetensors", data)  # the hub speaks http://
+    assert url.startswith("http://")
+    result = pull(smx, env_dir, url, "--sha256", hashlib.sha256(data).hexdigest())
+    assert result.exit_code == 0, result.output
+    assert f"{url} is plain http://: the download is unencrypted" in result.stderr
+    assert "use https:// if the server offers it" in result.stderr
+    assert "verified only by its size" not in result.stderr  # --sha256 was given
