@@ -86,6 +86,10 @@ def test_a_file_civitai_publishes_becomes_that_version(detailer: bytes, hub: Fak
     assert run(smx, env_dir, "sync").exit_code == 0
     assert run(smx, env_dir, "sync", "--frozen").exit_code == 0
     assert hub.requests == []  # in sync: nothing asked, nothing downloaded
+    again = run(smx, env_dir, "model", "pull", "local:Lora/detail (my copy).safetensors")
+    assert again.exit_code == 0 and "is already model detail (civitai:58390@62833)" in \
+        again.stderr
+    assert list(read_toml(env_dir / "smx.toml")["models"]) == ["detail"]
     listed = json.loads(run(smx, env_dir, "model", "list", "--json").stdout)
     assert listed["data"]["models"][0]["trigger_words"] == ["detailed", "intricate details"]
     human = run(smx, env_dir, "model", "list")

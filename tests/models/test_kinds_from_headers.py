@@ -177,3 +177,16 @@ def test_sync_and_lock_read_the_header_of_a_hand_written_entry(hub: FakeHub, env
 def test_the_readme_tutorial_says_how_the_motion_module_kind_is_known() -> None:
     text = README.read_text(encoding="utf-8")
     assert re.search(r"mm_.*name", text.split("## Tutorial", 1)[1].split("## ", 1)[0])
+
+
+def test_a_controlnet_for_another_base_than_the_checkpoints_is_warned_about(
+        tutorial_hub: FakeHub, env_dir: Path, smx) -> None:
+    assert pull(smx, env_dir, "civitai:261336").exit_code == 0  # SDXL
+    tutorial_hub.hf_commit("lllyasviel/ControlNet-v1-1", {
+        "control_v11p_sd15_openpose.safetensors": rh.safetensors_file(
+            rh.controlnet_ldm("SD 1.x"), pad_to=MiB)})
+    result = pull(smx, env_dir, "hf:lllyasviel/ControlNet-v1-1/"
+                                "control_v11p_sd15_openpose.safetensors")
+    assert result.exit_code == 0, result.output
+    assert ("control_v11p_sd15_openpose is an SD 1.x controlnet, but this environment's "
+            "checkpoints are anima_pencil-xl (SDXL 1.0)") in result.stderr

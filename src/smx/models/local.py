@@ -52,6 +52,17 @@ def register(env: Env, ref: LocalRef, *, name: str | None, default_name: str,
                        code="model.local_missing")
     existing = next((n for n, spec in env.manifest.models.items()
                      if _is(spec.source, ref)), None)
+    if existing is None and name is None:
+        from smx.models.store import users_of
+
+        owner = next((n for n in users_of(env.lock, env.layout, path)
+                      if n in env.manifest.models), None)
+        if owner is not None:  # registered before, and identified since
+            locked = env.lock.models[owner]
+            reporter.info(f"{ref.path} is already model {owner} ({locked.source})")
+            return PullOutcome(owner, "present", f"Data/Models/{ref.path}", kind=locked.kind,
+                               base_model=locked.base_model, size=locked.size,
+                               sha256=locked.sha256, source=locked.source)
     name = name or existing or default_name
     current = env.manifest.models.get(name)
     if current is not None and not _is(current.source, ref):
