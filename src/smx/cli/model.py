@@ -51,7 +51,7 @@ def pull(
     Data/Models by hand. Interrupted downloads resume. Tokens: CIVITAI_API_TOKEN, HF_TOKEN or
     `smx auth login`. Endpoints: SMX_CIVITAI_ENDPOINT, HF_ENDPOINT or [sources] in smx.toml.
 
-    Example: smx model pull hf:lllyasviel/sd_control_collection/thibaud_xl_openpose.safetensors
+    Example: smx model pull hf:guoyww/animatediff/mm_sdxl_v10_beta.ckpt
     """
     from smx.cli.state import locked_env, out
     from smx.models.manage import PullRequest
