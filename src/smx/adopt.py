@@ -82,6 +82,7 @@ class AdoptedModel:
     civitai: dict[str, int] = field(default_factory=dict)
     renamed: bool = False  # stored under another name than the source's (keep it on re-sync)
     mtime_ns: int | None = None  # the file's mtime when it was hashed (for diskstate)
+    trigger_words: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -415,6 +416,8 @@ def model_name(stem: str, taken: set[str]) -> str:
 def _models(env: Env, taken: set[str], skipped: list[Skipped], warnings: list[str],
             reporter: Reporter) -> list[AdoptedModel]:
     from smx.catalog.model_kinds import is_model_file, kind_for_folder
+    from smx.models.classify import describe_mismatch
+    from smx.models.headers import file_verdict
     from smx.models.store import hash_file
 
     root = env.root
@@ -446,6 +449,12 @@ def _models(env: Env, taken: set[str], skipped: list[Skipped], warnings: list[st
             model = AdoptedModel(name=model_name(stem, taken), kind=kind.name,
                                  source=f"local:{folder.name}/{path.name}", filename=path.name,
                                  size=before.st_size, sha256=sha, mtime_ns=before.st_mtime_ns)
+            verdict = file_verdict(path)
+            if verdict is not None:
+                model.base_model = verdict.family
+                mismatch = describe_mismatch(f"{rel}/{path.name}", kind.name, verdict)
+                if mismatch:
+                    warnings.append(mismatch)
             info = _civitai_info(path)
             if info is not None:
                 published = str((info.get("Hashes") or {}).get("SHA256") or "").lower()
@@ -464,6 +473,38 @@ def _models(env: Env, taken: set[str], skipped: list[Skipped], warnings: list[st
                     model.renamed = isinstance(remote_name, str) and remote_name != path.name
             found.append(model)
     return found
+
+
+def _identify(env: Env, models: list[AdoptedModel], reporter: Reporter) -> None:
+    """Files without a Stability Matrix sidecar, looked up on Civitai by hash when it answers:
+    the ones found are adopted as the Civitai versions they are."""
+    from smx.models.identify import Identifier
+    from smx.models.settings import services
+
+    local = [m for m in models if m.source.startswith("local:")]
+    if not local:
+        return
+    misses = []
+    with Identifier(services(env.manifest.sources), reporter, explicit=False) as who:
+        for model in local:
+            if who.known_miss(model.sha256):
+                continue
+            match = who.lookup(model.sha256)
+            if who.unreachable is not None:
+                break
+            if match is None:
+                misses.append(model.name)
+                continue
+            model.source = match.source
+            model.civitai = {"model_id": match.model_id, "version_id": match.version_id}
+            if match.file_id:
+                model.civitai["file_id"] = match.file_id
+            model.base_model = match.base_model or model.base_model
+            model.trigger_words = list(match.trigger_words)
+            model.renamed = match.filename is not None and match.filename != model.filename
+            reporter.info(f"{model.name}: on Civitai as {match.title} ({match.source})")
+        who.report_misses(misses)
+        who.report_unreachable()
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -514,7 +555,7 @@ def _write(env: Env, result: AdoptResult) -> None:
         env.lock.models[model.name] = LockedModel(
             name=model.name, source=model.source, kind=model.kind, filename=model.filename,
             size=model.size, sha256=model.sha256, base_model=model.base_model,
-            civitai=dict(model.civitai))
+            civitai=dict(model.civitai), trigger_words=list(model.trigger_words))
     env.save_lock()
     # hashed just now: a sync with nothing to do trusts these files without hashing them again
     from smx import diskstate
@@ -549,6 +590,7 @@ def adopt(path: Path, reporter: Reporter | None = None) -> AdoptResult:
                 result.packages.append(pkg)
         taken = set(env.manifest.models)
         result.models = _models(env, taken, result.skipped, result.warnings, reporter)
+        _identify(env, result.models, reporter)
         if result.packages or result.models:
             _write(env, result)
     return result

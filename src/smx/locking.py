@@ -267,8 +267,9 @@ class _Locker:
                                            after=entry.source))
 
     def _resolve_model(self, name: str, spec: ModelSpec, ref: Any) -> LockedModel | None:
+        from smx.models.classify import decide_kind
         from smx.models.kinds import family_from_filename
-        from smx.models.pulling import decide_kind
+        from smx.models.peek import classify_remote
         from smx.models.settings import services
         from smx.models.sources import resolve
         from smx.models.store import sanitize_filename
@@ -287,12 +288,14 @@ class _Locker:
         if not resolved.sha256 or resolved.size is None or not resolved.size_exact:
             return None
         filename = sanitize_filename(spec.filename or resolved.filename, f"{name}.bin")
-        kind = decide_kind(spec.kind, resolved.kind, filename, resolved.title)
+        client = self._client
+        kind = decide_kind(spec.kind, resolved.kind, filename, resolved.title,
+                           header=lambda: classify_remote(client, resolved, filename)).kind
         return LockedModel(name=name, source=resolved.source, kind=kind, filename=filename,
                            size=resolved.size, sha256=resolved.sha256,
                            base_model=resolved.base_model or family_from_filename(filename),
                            civitai=dict(resolved.civitai), hf=dict(resolved.hf),
-                           url=resolved.plain_url)
+                           url=resolved.plain_url, trigger_words=list(resolved.trigger_words))
 
     def _unpin(self, name: str, locked: LockedModel | None, why: str) -> None:
         if locked is not None:

@@ -152,6 +152,7 @@ class CivitaiVersion:
     early_access_until: str | None = None
     archived: bool = False
     published: bool = True
+    trained_words: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -319,6 +320,18 @@ class FakeHub:
         return CivitaiFile(file_id=file_id, name=name, blob=Blob(data), type=type,
                            primary=False, pickle_scan=pickle_scan)
 
+    def civitai_by_hash(self, digest: str) -> CivitaiVersion | None:
+        """The published version with a file whose SHA-256 or AutoV2 is ``digest`` (any case),
+        as Civitai's by-hash route matches."""
+        wanted = digest.upper()
+        for model in self.civitai_models.values():
+            for version in model.versions.values():
+                for f in version.files:
+                    if version.published and wanted in (f.blob.sha256.upper(),
+                                                        f.blob.sha256[:10].upper()):
+                        return version
+        return None
+
     def _find_version(self, version_id: int) -> CivitaiVersion | None:
         for model in self.civitai_models.values():
             if version_id in model.versions:
@@ -354,6 +367,7 @@ class FakeHub:
             "baseModel": version.base_model, "publishedAt": version.published_at,
             "createdAt": version.published_at, "updatedAt": version.published_at,
             "status": "Published" if version.published else "Draft",
+            "trainedWords": list(version.trained_words),
             "air": f"urn:air:sdxl:checkpoint:civitai:{version.model_id}@{version.version_id}",
             "model": {"name": model.name, "type": model.type, "nsfw": False, "poi": False},
             "files": files,
@@ -580,6 +594,14 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._json(200, self.hub.civitai_model_json(model),
                        {"Cache-Control": "public, s-maxage=300, stale-while-revalidate=150"})
+            return
+        if segments[:4] == ["api", "v1", "model-versions", "by-hash"] and len(segments) == 5:
+            found = self.hub.civitai_by_hash(segments[4])
+            if found is None:
+                self._json(404, load_fixture("civitai/errors/404-model-version-not-found.json"))
+                return
+            self._json(200, self.hub.civitai_version_json(found),
+                       {"Cache-Control": "public, s-maxage=3600, stale-while-revalidate=1800"})
             return
         if segments[:3] == ["api", "v1", "model-versions"] and len(segments) == 4:
             vid = _int32(segments[3])

@@ -56,18 +56,21 @@ def test_hf_urls_become_references(animatediff, hub: FakeHub, env_dir: Path, smx
     assert (env_dir / "Data/Models/AnimateDiff/mm_sdxl_v10_beta.ckpt").exists()
 
 
-def test_an_ambiguous_file_name_asks_for_kind_and_changes_nothing(hub: FakeHub, env_dir: Path,
-                                                                  smx) -> None:
-    hub.hf_commit("lllyasviel/sd_control_collection",
-                  {"thibaud_xl_openpose.safetensors": safetensors_bytes(MiB)})
+def test_a_file_neither_its_header_nor_its_name_explains_asks_for_kind(
+        hub: FakeHub, env_dir: Path, smx) -> None:
+    # a valid safetensors file whose tensors match no model layout, under a telling-nothing name
+    hub.hf_commit("someone/odd", {"weights.safetensors": safetensors_bytes(MiB)})
     before = (env_dir / "smx.toml").read_bytes()
-    result = pull(smx, env_dir, "hf:lllyasviel/sd_control_collection/"
-                                "thibaud_xl_openpose.safetensors")
+    result = pull(smx, env_dir, "hf:someone/odd/weights.safetensors")
     assert result.exit_code == 2
-    assert "cannot tell which kind of model thibaud_xl_openpose.safetensors is" in result.stderr
+    assert ("cannot tell which kind of model weights.safetensors is (its header matches no "
+            "model layout smx knows)") in result.stderr
     assert "--kind" in result.stderr
     assert (env_dir / "smx.toml").read_bytes() == before
-    assert hub.requests_to("cdn") == []
+    # only the header was read: one ranged request, nothing downloaded
+    (peek,) = hub.requests_to("cdn")
+    assert peek.headers["range"] == "bytes=0-262143" and peek.status == 206
+    assert not list((env_dir / "Data/Cache/downloads").iterdir())
 
 
 def test_kind_given_on_the_command_line_wins(hub: FakeHub, env_dir: Path, smx,
@@ -141,7 +144,8 @@ def test_a_plain_url_without_sha256_records_the_computed_one(hub: FakeHub, env_d
     url = hub.url_file("/dl/control_v11p_sd15_openpose.safetensors", data)
     result = pull(smx, env_dir, url)
     assert result.exit_code == 0, result.output
-    assert "gives no SHA-256" in result.stderr
+    # said, not silently accepted: checked by size only, and how to check the bytes too
+    assert "verified only by its size" in result.stderr and "--sha256" in result.stderr
     locked = read_toml(env_dir / "smx.lock")["models"]["control_v11p_sd15_openpose"]
     assert locked["sha256"] == hashlib.sha256(data).hexdigest()
     assert locked["kind"] == "controlnet"
@@ -180,3 +184,14 @@ def test_sanitised_names(name: str, safe: str) -> None:
     from smx.models.store import sanitize_filename
 
     assert sanitize_filename(name, "fallback") == safe
+
+
+def test_a_plain_http_url_is_pulled_with_a_warning(hub: FakeHub, env_dir: Path, smx) -> None:
+    data = safetensors_bytes(MiB, family=None)
+    url = hub.url_file("/files/4x-UltraSharp.safetensors", data)  # the hub speaks http://
+    assert url.startswith("http://")
+    result = pull(smx, env_dir, url, "--sha256", hashlib.sha256(data).hexdigest())
+    assert result.exit_code == 0, result.output
+    assert f"{url} is plain http://: the download is unencrypted" in result.stderr
+    assert "use https:// if the server offers it" in result.stderr
+    assert "verified only by its size" not in result.stderr  # --sha256 was given

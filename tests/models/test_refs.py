@@ -35,7 +35,8 @@ def test_every_documented_form_is_understood(text: str, expected: object) -> Non
                                   "animapencil", "https://civitai.com/images/123",
                                   "https://huggingface.co/guoyww/animatediff",
                                   "local:Lora", "local:Lora/sub/x.safetensors",
-                                  "local:../x.safetensors"])
+                                  "local:../x.safetensors", "civitai:123@", "civitai:@",
+                                  "hf:guoyww/animatediff/mm_sdxl_v10_beta.ckpt@"])
 def test_a_malformed_reference_is_one_line_with_an_example(text: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_model_ref(text)
@@ -48,6 +49,14 @@ def test_a_malformed_reference_on_the_command_line_exits_2(env_dir, smx) -> None
     assert result.exit_code == 2
     assert "malformed model reference 'civitai:abc'" in result.stderr
     assert "hint:" in result.stderr and "civitai:261336@597138" in result.stderr
+
+
+def test_a_dangling_at_is_refused_not_read_as_the_newest_version(env_dir, smx) -> None:
+    before = (env_dir / "smx.toml").read_bytes()
+    result = smx("--env", str(env_dir), "model", "pull", "civitai:123@")
+    assert result.exit_code == 2
+    assert "malformed model reference 'civitai:123@': nothing follows '@'" in result.stderr
+    assert (env_dir / "smx.toml").read_bytes() == before
 
 
 @pytest.mark.parametrize("url", ["https://cdn.example.org/m.safetensors?token=abc123",

@@ -187,10 +187,11 @@ def test_list_shows_what_is_stored_and_who_uses_it(pulled: Path, smx, anima: byt
                    "size_bytes": 2 * MiB, "source": "civitai:261336",
                    "locked": "civitai:261336@597138",
                    "sha256": hashlib.sha256(anima).hexdigest(), "path": CKPT, "state": "ok",
-                   "used_by": ["comfy"]}
+                   "used_by": ["comfy"], "trigger_words": []}
     human = run(smx, pulled, "model", "list")
     assert "anima" in human.stdout and "checkpoint" in human.stdout
-    assert hashlib.sha256(anima).hexdigest()[:10] in human.stdout
+    wide = run(smx, pulled, "model", "list", "--wide")
+    assert hashlib.sha256(anima).hexdigest()[:12] in wide.stdout and "comfy" in wide.stdout
 
 
 def test_verify_passes_then_catches_corruption_with_exit_4(pulled: Path, smx) -> None:

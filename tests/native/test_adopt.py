@@ -225,3 +225,48 @@ def test_adopted_models_are_trusted_only_while_unchanged_since_they_were_hashed(
     stat = lora.stat()
     os.utime(lora, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert model_states() == {("edited", "modified")}
+
+
+def test_files_civitai_publishes_are_adopted_as_those_versions(
+        smx, sm_library, fakehub, monkeypatch) -> None:
+    """Without a Stability Matrix sidecar, a file is looked up on Civitai by its SHA-256."""
+    monkeypatch.setenv("SMX_CIVITAI_ENDPOINT", fakehub.api_url)
+    lora = sm_library.models["Lora/my lora (v2).safetensors"]
+    fakehub.civitai_publish(58390, 62833, lora, name="v2", model_name="My Style",
+                            model_type="LORA", base_model="SD 1.5",
+                            filename="my_style_v2.safetensors", trained_words=["mystyle"])
+    result = smx("init", "--adopt", str(sm_library.root))
+    assert result.exit_code == 0, result.output
+    assert "my-lora-v2: on Civitai as My Style v2 (civitai:58390@62833)" in result.stderr
+    assert "not on Civitai (no published file has these bytes): edited" in result.stderr
+    env = Env.open(sm_library.root)
+    spec = env.manifest.models["my-lora-v2"]
+    assert (spec.source, spec.file, spec.filename) == (
+        "civitai:58390@62833", "628330", "my lora (v2).safetensors")  # the file stays put
+    locked = env.lock.models["my-lora-v2"]
+    assert (locked.base_model, locked.trigger_words) == ("SD 1.5", ["mystyle"])
+    assert env.lock.models["edited"].source == "local:Lora/edited.safetensors"
+    assert smx("--env", str(sm_library.root), "sync", "--dry-run").exit_code == 0
+    assert fakehub.requests_to("cdn") == []  # looked up, never downloaded
+
+
+def test_adoption_offline_says_identification_can_come_later(smx, sm_library) -> None:
+    result = smx("init", "--adopt", str(sm_library.root))
+    assert result.exit_code == 0, result.output
+    assert "Civitai could not be reached" in result.stderr
+    assert "smx model identify" in result.stderr
+    env = Env.open(sm_library.root)
+    assert env.lock.models["my-lora-v2"].source.startswith("local:")
+
+
+def test_a_file_whose_header_shows_another_kind_than_its_folder_is_flagged(smx,
+                                                                           sm_library) -> None:
+    from helpers import realheaders as rh
+
+    (sm_library.data / "Models/StableDiffusion/detail-lora.safetensors").write_bytes(
+        rh.safetensors_file(rh.kohya_lora("SDXL")))
+    data = adopt_json(smx, sm_library.root)["adopted"]
+    assert any("detail-lora.safetensors is in the checkpoint folder, but its header shows a "
+               "lora (SDXL)" in w for w in data["warnings"])
+    env = Env.open(sm_library.root)
+    assert env.lock.models["detail-lora"].base_model == "SDXL"  # the header's base

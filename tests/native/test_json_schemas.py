@@ -148,3 +148,36 @@ def test_status_in_sync_and_with_drift(smx, adopted: Path, env_dir: Path) -> Non
     drift = check(smx("--env", str(adopted), "status", "--json"), "status.md", "status")
     assert (drift["exit_code"], drift["data"]["in_sync"]) == (1, False)
     assert any(i["name"] == "ComfyUI" for i in drift["data"]["issues"])  # it has no venv
+
+
+def test_model_identify_and_outdated(smx, env_dir: Path, fakehub) -> None:
+    from helpers import realheaders as rh
+
+    lora = rh.safetensors_file(rh.kohya_lora("SDXL"), fill=1)
+    fakehub.civitai_publish(58390, 62833, lora, name="v1.0", model_name="Detail Tweaker XL",
+                            model_type="LORA", trained_words=["detailed"])
+    fakehub.hf_commit("guoyww/animatediff", {"mm_sd_v15_v2.safetensors": rh.safetensors_file(
+        rh.motion_module("SD 1.x"))})
+    (env_dir / "Data/Models/Lora/detail.safetensors").write_bytes(lora)
+    (env_dir / "Data/Models/Lora/own.safetensors").write_bytes(
+        rh.safetensors_file(rh.kohya_lora("SD 1.x")))
+    manifest = env_dir / "smx.toml"
+    manifest.write_text(manifest.read_text().replace("[models]\n", (
+        '[models]\ndetail = { source = "local:Lora/detail.safetensors" }\n'
+        'own = { source = "local:Lora/own.safetensors" }\n')))
+    assert smx("--env", str(env_dir), "sync").exit_code == 0
+    assert smx("--env", str(env_dir), "model", "pull",
+               "hf:guoyww/animatediff/mm_sd_v15_v2.safetensors").exit_code == 0
+    identified = check(smx("--env", str(env_dir), "model", "identify", "--json"),
+                       "model-identify.md", "model identify")
+    assert {r["name"]: r["status"] for r in identified["data"]["models"]} == {
+        "detail": "identified", "own": "not-on-civitai"}
+    outdated = check(smx("--env", str(env_dir), "model", "outdated", "--json"),
+                     "model-outdated.md", "model outdated")
+    assert {r["name"] for r in outdated["data"]["models"]} == {"detail", "mm_sd_v15_v2"}
+    assert outdated["data"]["unchecked"] == [{"name": "own",
+                                              "reason": "a local file has no source"}]
+    listed = check(smx("--env", str(env_dir), "model", "list", "--json"), "model-list.md",
+                   "model list")
+    assert {r["name"]: r["trigger_words"] for r in listed["data"]["models"]}["detail"] == [
+        "detailed"]

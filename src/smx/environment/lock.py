@@ -63,6 +63,7 @@ class LockedModel:
     civitai: dict[str, int] = field(default_factory=dict)  # model_id, version_id, file_id
     hf: dict[str, str] = field(default_factory=dict)  # repo, revision (commit), path
     url: str | None = None  # only for plain-URL models, where the URL *is* the identity
+    trigger_words: list[str] = field(default_factory=list)  # Civitai's trainedWords
 
 
 @dataclass

@@ -34,7 +34,7 @@ CONNECTIONS = "connections"
 @dataclass
 class PullOutcome:
     name: str
-    action: str  # downloaded | present | linked | adopted | removed | kept
+    action: str  # downloaded | present | linked | registered | adopted | removed | kept
     path: str | None  # relative to the env
     kind: str | None = None
     base_model: str | None = None
@@ -45,6 +45,8 @@ class PullOutcome:
     resumed_from: int = 0
     linked_to: str | None = None
     warnings: list[str] = field(default_factory=list)
+    beside: str | None = None  # added next to this entry, which keeps another version
+    replaced: str | None = None  # the source this entry held before --replace
 
 
 class ModelExecutor:
@@ -211,12 +213,18 @@ def check_local(ctx: SyncContext, *, name: str) -> None:
         raise ChecksumMismatch(f"{name}: {path} has sha256 {digest}, expected {expected}",
                                hint="the file changed; put the right file back or update "
                                     "sha256 in smx.toml")
+    from smx.models.headers import file_verdict
+
+    verdict = file_verdict(path)
+    base = verdict.family if verdict is not None else None
+    if base is None and locked is not None and locked.sha256 == digest:
+        base = locked.base_model
     env.lock.models[name] = LockedModel(name=name, source=str(ref), kind=kind,
                                         filename=ref.filename, size=path.stat().st_size,
-                                        sha256=digest)
+                                        sha256=digest, base_model=base)
     ctx.options.extra.setdefault(OUTCOMES, {})[name] = PullOutcome(
         name, "present", (Path("Data/Models") / ref.path).as_posix(), kind=kind,
-        size=path.stat().st_size, sha256=digest, source=str(ref))
+        base_model=base, size=path.stat().st_size, sha256=digest, source=str(ref))
     diskstate.remember(env.layout, name, env.lock.models[name])
 
 

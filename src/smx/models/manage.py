@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from smx.catalog.model_kinds import KIND_NAMES
 from smx.environment import manifest
@@ -29,6 +30,9 @@ from smx.reporter import Reporter
 from smx.sync import SyncOptions, sync
 from smx.transaction import env_transaction
 
+if TYPE_CHECKING:
+    from smx.models.http import HttpClient
+
 
 @dataclass
 class PullRequest:
@@ -39,6 +43,7 @@ class PullRequest:
     sha256: str | None = None
     connections: int | None = None
     allow_unsafe: bool = False
+    replace: bool = False  # move the entry holding another version of the model to this one
 
 
 def _check(req: PullRequest) -> ModelRef:
@@ -102,28 +107,40 @@ def _existing_name(env: Env, source: str) -> str | None:
     return None
 
 
+@dataclass
+class _Placement:
+    """Where a pulled model goes in smx.toml."""
+
+    name: str
+    current: ModelSpec | None  # the entry under that name today
+    beside: str | None = None  # another version of the same model stays under this name
+    replacing: bool = False  # --replace: ``current`` moves to the new version
+
+
 def pull(env: Env, req: PullRequest, reporter: Reporter) -> PullOutcome:
     ref = _check(req)
     if isinstance(ref, LocalRef):
-        raise UsageError(f"{ref} is a file already in Data/Models; there is nothing to pull",
-                         hint="add it to smx.toml [models] and run `smx sync` to record it")
+        from smx.models.local import register
+
+        return register(env, ref, name=req.name, kind=req.kind, reporter=reporter,
+                        default_name=default_name(ref.filename.rsplit(".", 1)[0]))
+    if isinstance(ref, UrlRef) and ref.url.lower().startswith("http://"):
+        reporter.warn(f"{ref.url} is plain http://: the download is unencrypted, so anyone on "
+                      "the way can read or alter it; use https:// if the server offers it")
     svc = services(env.manifest.sources)
     client = svc.client(on_retry=reporter.info)
     try:
         reporter.info(f"resolving {req.ref} …")
         resolved = resolve(ref, services=svc, client=client, file=req.file, sha256=req.sha256)
+        source = manifest_source(ref, resolved)
+        place = _placement(env, req, source, resolved)
+        kind = _kind(req, place, resolved, client, reporter)
     finally:
         client.close()
-    source = manifest_source(ref, resolved)
-    name = req.name or _existing_name(env, source) or default_name(resolved.model_name)
-    current = env.manifest.models.get(name)
-    if current is not None and not _same_source(parse_model_ref(current.source),
-                                                parse_model_ref(source)):
-        raise UsageError(f"smx.toml already has a model named {name!r} "
-                         f"(source = {current.source!r})",
-                         hint="pass --name to add this one under another name, or "
-                              f"`smx model remove {name}` first")
-    entry = _entry(source, req, resolved, current)
+    entry = _entry(source, req, resolved, place, kind)
+    if place.beside is not None:
+        entry["filename"] = _beside_filename(env, place, kind, resolved) or entry["filename"]
+    name, current = place.name, place.current
     with env_transaction(env):
         if current is None or _differs(current, entry):
             def change(doc: object) -> None:
@@ -141,21 +158,156 @@ def pull(env: Env, req: PullRequest, reporter: Reporter) -> PullOutcome:
         outcome = PullOutcome(name, "present", None, kind=locked.kind,
                               base_model=locked.base_model, size=locked.size,
                               sha256=locked.sha256, source=locked.source)
+    outcome.beside = place.beside
+    if place.replacing and current is not None:
+        outcome.replaced = current.source
     return outcome
 
 
-def _entry(source: str, req: PullRequest, resolved: ResolvedFile,
-           current: ModelSpec | None) -> dict[str, str | None]:
-    kind = req.kind or (current.kind if current else None)
-    if kind is None and resolved.service != "civitai":
-        # Record the kind of a Hugging Face / URL file: later syncs must not depend on
-        # re-guessing it from the name.
-        from smx.models.pulling import decide_kind
-        from smx.models.store import sanitize_filename
+# --- which entry ---------------------------------------------------------------------------------
+def _same_model(a: ModelRef, b: ModelRef) -> bool:
+    """Two references to versions of one model: a Civitai model, or one path of a Hugging Face
+    repo at any revision."""
+    if isinstance(a, CivitaiRef) and isinstance(b, CivitaiRef):
+        return a.model_id is not None and a.model_id == b.model_id
+    if isinstance(a, HfRef) and isinstance(b, HfRef):
+        return (a.repo, a.path) == (b.repo, b.path)
+    return False
 
-        kind = decide_kind(None, resolved.kind, sanitize_filename(resolved.filename, "model"),
-                           resolved.title)
-    return {"source": source, "kind": kind,
+
+def _versions_of(env: Env, source: str) -> list[str]:
+    """Entries of smx.toml that hold another version of ``source``'s model."""
+    wanted = parse_model_ref(source)
+    names = []
+    for name, spec in env.manifest.models.items():
+        try:
+            ref = parse_model_ref(spec.source)
+        except UsageError:
+            continue
+        if _same_model(ref, wanted) and not _same_source(ref, wanted):
+            names.append(name)
+    return names
+
+
+def _holding(env: Env, names: list[str], resolved: ResolvedFile) -> str | None:
+    """The entry whose lock already pins exactly the resolved file (an unpinned entry locked
+    at the version now asked for by number)."""
+    for name in names:
+        locked = env.lock.models.get(name)
+        if locked is not None and locked.source == resolved.source and (
+                locked.sha256 == resolved.sha256 or resolved.sha256 is None):
+            return name
+    return None
+
+
+def _placement(env: Env, req: PullRequest, source: str, resolved: ResolvedFile
+               ) -> _Placement:
+    existing = _existing_name(env, source)
+    siblings = _versions_of(env, source)
+    if req.replace and not (existing is not None and req.name in (None, existing)):
+        target = req.name
+        if target is None:
+            if len(siblings) > 1:
+                raise UsageError(f"several entries hold versions of this model: "
+                                 f"{', '.join(siblings)}",
+                                 hint="say which one moves to the new version with --name NAME "
+                                      "--replace")
+            target = siblings[0] if siblings else None
+        if target is not None and target in env.manifest.models:
+            return _Placement(target, env.manifest.models[target], replacing=True)
+        name = target or default_name(resolved.model_name)
+        return _Placement(name, _free(env, name, source))
+    if req.name:
+        return _Placement(req.name, _free(env, req.name, source))
+    if existing is not None:
+        return _Placement(existing, env.manifest.models[existing])
+    held = _holding(env, siblings, resolved)
+    if held is not None:
+        return _Placement(held, env.manifest.models[held])
+    base = default_name(resolved.model_name)
+    if not siblings:
+        return _Placement(base, _free(env, base, source))
+    for name in (default_name(f"{base}-{_version_label(resolved)}"),
+                 default_name(f"{base}-{_version_id(resolved)}")):
+        if name not in env.manifest.models:
+            return _Placement(name, None, beside=siblings[0])
+    raise UsageError(f"smx.toml already has entries named after this version of {base}",
+                     hint="pass --name to add it under another name")
+
+
+def _free(env: Env, name: str, source: str) -> ModelSpec | None:
+    """The entry ``name`` when it holds ``source`` already; an error when it holds another."""
+    current = env.manifest.models.get(name)
+    if current is None or _same_source(parse_model_ref(current.source),
+                                       parse_model_ref(source)):
+        return current
+    same_model = _same_model(parse_model_ref(current.source), parse_model_ref(source))
+    raise UsageError(f"smx.toml already has a model named {name!r} "
+                     f"(source = {current.source!r})",
+                     hint=(f"add --replace to move {name} to this version, " if same_model
+                           else "") + "pass --name to add this one under another name, or "
+                                      f"`smx model remove {name}` first")
+
+
+def _version_label(resolved: ResolvedFile) -> str:
+    if resolved.version_name:
+        return resolved.version_name
+    return _version_id(resolved)
+
+
+def _version_id(resolved: ResolvedFile) -> str:
+    if resolved.civitai:
+        return str(resolved.civitai.get("version_id"))
+    if resolved.hf:
+        return resolved.hf.get("ref") or resolved.hf.get("revision", "")[:7]
+    return "2"
+
+
+def _beside_filename(env: Env, place: _Placement, kind: str, resolved: ResolvedFile
+                     ) -> str | None:
+    """Another version often ships under the same file name: give the new one its own."""
+    from smx.models.store import locked_path, model_path, sanitize_filename
+
+    filename = sanitize_filename(resolved.filename, f"{place.name}.bin")
+    target = model_path(env.layout, kind, filename)
+    taken = any(locked_path(env.layout, m) == target and m.sha256 != resolved.sha256
+                for m in env.lock.models.values())
+    if not taken:
+        return None
+    stem, dot, ext = filename.rpartition(".")
+    label = re.sub(r"[^A-Za-z0-9._-]+", "-", _version_label(resolved)).strip("-.") or "new"
+    return f"{stem}-{label}.{ext}" if dot else f"{filename}-{label}"
+
+
+# --- which kind ----------------------------------------------------------------------------------
+def _kind(req: PullRequest, place: _Placement, resolved: ResolvedFile, client: HttpClient,
+          reporter: Reporter) -> str:
+    from smx.models.classify import decide_kind
+    from smx.models.peek import classify_remote
+    from smx.models.store import sanitize_filename
+
+    filename = sanitize_filename(resolved.filename, "model")
+    declared = req.kind or (place.current.kind if place.current else None)
+    decision = decide_kind(declared, resolved.kind, filename, resolved.title,
+                           header=lambda: classify_remote(client, resolved, filename))
+    if decision.how == "header" and decision.verdict is not None:
+        reporter.info(f"{filename}: {decision.verdict.describe()}, read from its header "
+                      f"({decision.verdict.evidence})")
+    elif decision.how == "name":
+        reporter.info(f"{filename}: {decision.kind}, from its file name")
+    return decision.kind
+
+
+def _entry(source: str, req: PullRequest, resolved: ResolvedFile, place: _Placement,
+           kind: str) -> dict[str, str | None]:
+    # A moved entry keeps its kind; its file selector, pinned hash and file name belonged to
+    # the previous version.
+    current = None if place.replacing else place.current
+    recorded = req.kind or (place.current.kind if place.current else None)
+    if recorded is None and resolved.kind is None:
+        # Record what the header or name said: later syncs must not depend on reading it again.
+        recorded = kind
+    return {"source": source, "kind": recorded,
             "file": req.file or (current.file if current else None),
             "sha256": (req.sha256.lower() if req.sha256 else None) or (
                 current.sha256 if current else None),

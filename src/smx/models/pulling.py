@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from smx import diskstate
-from smx.catalog.model_kinds import KIND_NAMES
 from smx.environment.lock import LockedModel
 from smx.errors import ChecksumMismatch, ConfigError, UnsafeFile, UsageError
 from smx.models import safety, store
+from smx.models.classify import Verdict, decide_kind
 from smx.models.download import DownloadSpec, discard_partial, download, human_size
 from smx.models.executor import (
     ALLOW_UNSAFE,
@@ -20,32 +20,11 @@ from smx.models.executor import (
     cache_key,
     satisfies,
 )
-from smx.models.kinds import base_family, family_from_filename, kind_from_filename
+from smx.models.kinds import base_family, family_from_filename
 from smx.models.refs import parse_model_ref
 from smx.models.settings import services
 from smx.models.sources import ResolvedFile, from_lock, resolve
 from smx.sync import SyncContext
-
-
-def decide_kind(declared: str | None, from_source: str | None, filename: str,
-                title: str) -> str:
-    """--kind / smx.toml, else the source's own type, else an unambiguous file-name rule."""
-    for kind in (declared, from_source):
-        if kind and kind not in KIND_NAMES:
-            raise UsageError(f"{title}: model kind {kind!r} is not one this smx knows",
-                             hint="set kind = \"...\" for it in smx.toml, one of: "
-                                  + ", ".join(KIND_NAMES), code="model.kind_unknown")
-    if declared:
-        return declared
-    if from_source:
-        return from_source
-    kind, matches = kind_from_filename(filename)
-    if kind:
-        return kind
-    seen = f" (its name fits {' and '.join(matches)})" if matches else ""
-    raise UsageError(f"smx cannot tell which kind of model {filename} is{seen}",
-                     hint="say it with --kind, one of: " + ", ".join(KIND_NAMES[:16]) + ", …",
-                     code="model.kind_unknown")
 
 
 class Puller:
@@ -99,7 +78,8 @@ class Puller:
                                   "author, run again with --allow-unsafe")
         filename = store.sanitize_filename(self.spec.filename or resolved.filename,
                                            f"{self.name}.bin")
-        kind = decide_kind(self.spec.kind, resolved.kind, filename, resolved.title)
+        kind = decide_kind(self.spec.kind, resolved.kind, filename, resolved.title,
+                           header=lambda: self._header(resolved, filename)).kind
         if resolved.sha256 and self._reuse(resolved, kind, filename):
             return
         spec = DownloadSpec(url=resolved.url, key=cache_key(resolved.source, resolved.sha256),
@@ -116,9 +96,13 @@ class Puller:
             filename = store.sanitize_filename(got.filename, filename)
         if not resolved.sha256:
             resolved.sha256 = got.sha256
-            self.warnings.append(f"{self.name}: the source gives no SHA-256; recorded the "
-                                 f"downloaded file's ({got.sha256[:12]}…) in smx.lock, which "
-                                 "every later sync checks against")
+            if resolved.service == "url":
+                why = ("no --sha256 was given, so this download was verified only by its size; "
+                       "pass --sha256 with the publisher's hash to verify the bytes too")
+            else:
+                why = "the source gives no SHA-256, so this download was verified by its size"
+            self.warnings.append(f"{self.name}: {why}. smx recorded the file's SHA-256 "
+                                 f"({got.sha256[:12]}…) in smx.lock; every later sync checks it")
             if self._reuse(resolved, kind, filename, part=got.path):
                 return
         try:
@@ -134,6 +118,11 @@ class Puller:
         discard_partial(self.env.layout.downloads, spec.key)
         self._record(resolved, kind, filename, got.size, got.sha256, facts.family)
         self._outcome("downloaded", target, fetched=got.fetched, resumed_from=got.resumed_from)
+
+    def _header(self, resolved: ResolvedFile, filename: str) -> Verdict | None:
+        from smx.models.peek import classify_remote
+
+        return classify_remote(self.client, resolved, filename)
 
     # --- reuse -------------------------------------------------------------------------------
     def _reuse(self, resolved: ResolvedFile, kind: str, filename: str,
@@ -213,7 +202,8 @@ class Puller:
         self.env.lock.models[self.name] = LockedModel(
             name=self.name, source=resolved.source, kind=kind, filename=filename, size=size,
             sha256=sha256, base_model=base, civitai=dict(resolved.civitai),
-            hf=dict(resolved.hf), url=resolved.plain_url)
+            hf=dict(resolved.hf), url=resolved.plain_url,
+            trigger_words=list(resolved.trigger_words))
         if previous is not None:  # an upgrade: drop the old file unless someone shares it
             old = store.locked_path(self.env.layout, previous)
             new = store.model_path(self.env.layout, kind, filename)

@@ -107,7 +107,10 @@ def parse_model_ref(text: str) -> ModelRef:
     lower = raw.lower()
     if lower.startswith("civitai:"):
         body = raw[len("civitai:"):]
-        model, _, version = body.partition("@")
+        model, at, version = body.partition("@")
+        if at and not version:
+            raise _malformed(raw, "nothing follows '@': write civitai:MODEL@VERSION with the "
+                                  "version id, or civitai:MODEL for the newest version")
         if not model and version:
             return CivitaiRef(None, _int_id(raw, version, "the version id"))
         model_id = _int_id(raw, model, "the model id")
@@ -115,7 +118,10 @@ def parse_model_ref(text: str) -> ModelRef:
         return CivitaiRef(model_id, version_id)
     if lower.startswith("hf:"):
         body = raw[3:]
-        body, _, revision = body.partition("@")
+        body, at, revision = body.partition("@")
+        if at and not revision:
+            raise _malformed(raw, "nothing follows '@': write hf:OWNER/REPO/PATH@REVISION, or "
+                                  "leave out '@' for the main branch")
         parts = [p for p in body.split("/")]
         if len(parts) < 3 or any(not p for p in parts):
             raise _malformed(raw, "expected hf:OWNER/REPO/PATH")

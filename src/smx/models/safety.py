@@ -26,8 +26,6 @@ from smx.models.kinds import base_family
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
 SAFETENSORS_SUFFIX = ".safetensors"
 MAX_HEADER = 100 * 1024 * 1024  # the safetensors reference rejects larger headers
-# Cross-attention context width -> base family (to_k of attn2 maps it to the UNet width).
-_CONTEXT_DIMS = {768: "SD 1.x", 1024: "SD 2.x", 2048: "SDXL"}
 BASE_SENSITIVE_KINDS = ("motion-module", "controlnet", "t2i-adapter")
 
 
@@ -136,18 +134,10 @@ def read_safetensors_header(path: Path, filename: str) -> tuple[dict[str, Any], 
 
 
 def family_from_header(header: dict[str, Any], metadata: dict[str, str]) -> str | None:
-    for key in ("modelspec.architecture", "ss_base_model_version", "ss_sd_model_name"):
-        family = base_family(metadata.get(key))
-        if family:
-            return family
-    for name, info in header.items():
-        if name.startswith("conditioner.embedders.1."):
-            return "SDXL"
-        if "attn2" in name and "to_k" in name and name.endswith("weight"):
-            shape = info.get("shape") or []
-            if len(shape) == 2 and shape[-1] in _CONTEXT_DIMS:
-                return _CONTEXT_DIMS[shape[-1]]
-    return None
+    """The base family the header's tensor shapes (or, failing that, its metadata) show."""
+    from smx.models.classify import classify, tensors_of
+
+    return classify(tensors_of(header), metadata).family
 
 
 def base_mismatch(name: str, kind: str, family: str | None,

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from smx.catalog.model_kinds import KINDS_BY_NAME
@@ -174,6 +174,7 @@ class ModelRow:
     path: str | None  # relative to the env
     state: str  # ok | missing | wrong size | not synced | not in smx.toml
     used_by: list[str]
+    trigger_words: list[str] = field(default_factory=list)  # Civitai's trainedWords
 
 
 def packages_using(env: Env, kind: str | None) -> list[str]:
@@ -220,7 +221,8 @@ def list_models(env: Env) -> list[ModelRow]:
             path.relative_to(env.root).as_posix() if path is not None else None)
         rows.append(ModelRow(name, locked.kind, locked.base_model, locked.size,
                              spec.source if spec else locked.source, locked.source,
-                             locked.sha256, rel, status, packages_using(env, locked.kind)))
+                             locked.sha256, rel, status, packages_using(env, locked.kind),
+                             list(locked.trigger_words)))
     return rows
 
 

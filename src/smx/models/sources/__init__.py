@@ -37,6 +37,8 @@ class ResolvedFile:
     hf: dict[str, str] = field(default_factory=dict)
     plain_url: str | None = None
     model_name: str | None = None  # the source's name for the model (default smx.toml name)
+    version_name: str | None = None  # the source's name for this version ("v5.0.0", "7")
+    trigger_words: list[str] = field(default_factory=list)  # Civitai's trainedWords
     source_scan: str | None = None  # Civitai's own pickle scan verdict for this file
     on_http_error: Callable[[Response, bytes], SmxError] | None = field(default=None,
                                                                           repr=False)
@@ -62,15 +64,17 @@ def resolve(ref: ModelRef, *, services: Services, client: HttpClient, file: str 
 
         return url.resolve(ref, sha256=sha256)
     if isinstance(ref, LocalRef):
-        raise UsageError(f"{ref} names a file already in Data/Models; there is nothing to pull",
-                         hint="local: models are checked by `smx sync`, never downloaded")
+        raise UsageError(f"{ref} names a file in Data/Models; it is never downloaded",
+                         hint="`smx model pull local:FOLDER/FILE` registers such a file; "
+                              "`smx sync` checks it")
     raise AssertionError(ref)  # pragma: no cover
 
 
 def from_lock(locked: LockedModel, *, services: Services) -> ResolvedFile:
     """The locked file, with its URL derived from the endpoints in use (no network)."""
     common = {"filename": locked.filename, "size": locked.size, "sha256": locked.sha256,
-              "kind": locked.kind, "base_model": locked.base_model}
+              "kind": locked.kind, "base_model": locked.base_model,
+              "trigger_words": list(locked.trigger_words)}
     if locked.civitai:
         from smx.models.sources import civitai
 

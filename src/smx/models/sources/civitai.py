@@ -65,13 +65,45 @@ def resolve(ref: CivitaiRef, *, services: Services, client: HttpClient,
                              "(https://civitai.com/models/<id>)",
                         code="model.not_found"))
         model_id, model_name, model_type = ref.model_id, data.get("name"), data.get("type")
-        versions = [v for v in data.get("modelVersions") or []
-                    if v.get("status", "Published") == "Published"]
-        if not versions:
+        newest = newest_version(data)
+        if newest is None:
             raise NotFound(f"Civitai model {ref.model_id} ({model_name}) has no published "
                            "version with files", code="model.not_found")
-        version = max(versions, key=_published)
+        version = newest
     return _to_resolved(version, model_id, model_name, model_type, file, endpoint, services)
+
+
+def newest_version(model: dict[str, Any]) -> dict[str, Any] | None:
+    """The newest published version in a ``GET /api/v1/models/{id}`` body."""
+    versions = [v for v in model.get("modelVersions") or []
+                if isinstance(v, dict) and v.get("status", "Published") == "Published"]
+    return max(versions, key=_published) if versions else None
+
+
+def get_json(client: HttpClient, url: str, what: str) -> dict[str, Any]:
+    """A Civitai API object, or the error that says why not (404: ``what`` is gone)."""
+    return _get(client, url, what=what,
+                not_found=lambda: NotFound(f"{what} is gone (Civitai answers 404)",
+                                           hint="its author deleted or hid it",
+                                           code="model.not_found"))
+
+
+class _NotOnCivitai(Exception):
+    pass
+
+
+def version_by_hash(client: HttpClient, services: Services, sha256: str
+                    ) -> dict[str, Any] | None:
+    """``GET /api/v1/model-versions/by-hash/{sha256}``: the published version one of whose
+    files has these bytes; None when Civitai has no such file (404)."""
+    def missing() -> Exception:
+        return _NotOnCivitai()
+
+    try:
+        return _get(client, f"{services.civitai}/api/v1/model-versions/by-hash/{sha256}",
+                    what="Civitai (lookup by SHA-256)", not_found=missing)
+    except _NotOnCivitai:
+        return None
 
 
 def _published(version: dict[str, Any]) -> tuple[datetime, int]:
@@ -113,10 +145,23 @@ def _to_resolved(version: dict[str, Any], model_id: int, model_name: str | None,
         civitai={"model_id": model_id, "version_id": version_id,
                  "file_id": int(chosen.get("id") or 0)},
         model_name=model_name,
+        version_name=str(version.get("name") or "") or None,
+        trigger_words=trigger_words(version),
         source_scan=chosen.get("pickleScanResult"),
     )
     _attach_errors(resolved, services)
     return resolved
+
+
+def trigger_words(version: dict[str, Any]) -> list[str]:
+    """A version's ``trainedWords``: the prompts that call up what a LoRA or embedding learnt,
+    as the author wrote them (an entry may hold several comma-separated words)."""
+    words: list[str] = []
+    for entry in version.get("trainedWords") or []:
+        word = str(entry).strip()
+        if word and word not in words:
+            words.append(word)
+    return words
 
 
 def pick_file(files: list[dict[str, Any]], selector: str | None, title: str) -> dict[str, Any]:
