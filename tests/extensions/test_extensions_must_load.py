@@ -351,3 +351,20 @@ def test_a_change_killed_before_its_load_check_is_checked_by_the_next_sync(
     assert not node.exists()
     assert not guard.pending(env.layout, "comfyui")
     assert smx("--env", str(comfyui.env), "status").exit_code == 0
+
+
+def test_what_an_install_py_could_not_install_is_said_and_it_still_loads(
+        smx, a1111: Installed, tmp_path: Path) -> None:
+    """sd-webui-controlnet's install.py fetches some wheels from GitHub releases and only
+    prints a warning when that fails; the extension loads without them."""
+    _repo(tmp_path, DATED_URL, "sd-webui-dated", {
+        "install.py": "print(\"Couldn't install sd-webui-dated requirement: handrefiner.\")\n"
+                      "print('Warning: Failed to install depth_anything. Some processors will "
+                      "not work.')\n",
+        "scripts/dated.py": "# loads\n"})
+
+    result = _add(smx, a1111.env, DATED_URL)
+
+    assert result.exit_code == 0, result.output
+    assert "sd-webui-dated's install.py could not install handrefiner, depth_anything; it " \
+           "loads, but what needs them will not work" in result.output

@@ -44,7 +44,7 @@ from smx.extensions import toggle
 from smx.extensions.shape import check_shape, unmet_comfyui_requirement
 from smx.extensions.targets import ExtTarget
 from smx.packages import git
-from smx.packages.installer import _link_or_copy, _rmtree, is_installed
+from smx.packages.installer import _link_or_copy, _rmtree, is_installed, not_installed
 from smx.packages.pkgenv import package_env
 from smx.packages.protect import (
     TORCH_FAMILY,
@@ -333,10 +333,17 @@ class ExtensionInstaller:
                 with self.reporter.task(f"{label}: install.py") as task:
                     resolver.run_script(argv, log=log, cwd=cwd, extra_env=extra, task=task,
                                         what=f"{target.name}'s install.py")
-                for request in requests_in_output(log_since(log.path, start), pins,
-                                                  target.name):
+                said = log_since(log.path, start)
+                for request in requests_in_output(said, pins, target.name):
                     self.reporter.warn(f"{request.describe()} (allow-pin-change lets it "
                                        "through)")
+                missed = not_installed(said)
+                if missed:
+                    # install.py scripts (sd-webui-controlnet's) report what failed and carry
+                    # on; the web UI runs them again at every start and they fail again
+                    self.reporter.warn(f"{target.name}'s install.py could not install "
+                                       f"{', '.join(missed)}; it loads, but what needs them "
+                                       f"will not work (details: {show_path(log.path)})")
         except BaseException as exc:
             log.note(f"\nFAILED: {type(exc).__name__}: {exc}; putting the venv back")
             restore_venv(venv, snapshot)

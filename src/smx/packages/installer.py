@@ -406,7 +406,7 @@ class PackageInstaller:
                     extra_env=package_env(self.layout, target.name, target.catalog), task=task,
                     what=f"{target.name}'s own install step "
                          f"({' '.join(target.catalog.install_step)})")
-            missed = _not_installed(output)
+            missed = not_installed(output)
             if missed:
                 # A1111-style installers report failed optional installs and carry on (Forge's
                 # built-in preprocessors fetch wheels from GitHub releases): say so now rather
@@ -596,10 +596,10 @@ def choose_interpreter(target: Target, locked_python: str | None = None) -> Any:
 
 
 _COULD_NOT_INSTALL = re.compile(r"(?:Couldn't install|Failed to install|Unable to install) "
-                                r"(?:[\w ]+ requirement: )?([A-Za-z0-9_.\-]+)")
+                                r"(?:(?:[\w.\-]+ )*?requirement: )?([A-Za-z0-9_.\-]+)")
 
 
-def _not_installed(output: str) -> list[str]:
+def not_installed(output: str) -> list[str]:
     """Names from "Couldn't install X" lines of an A1111-style installer's output."""
     found: list[str] = []
     for match in _COULD_NOT_INSTALL.finditer(output):
