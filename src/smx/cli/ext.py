@@ -7,12 +7,13 @@ environment's process lock; smx.toml is written only once the work is done (pack
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from smx.cli.check_cmd import render_checks
-from smx.cli.complete import complete_extension, complete_package
+from smx.cli.complete import complete_ext_source, complete_extension, complete_package
 
 if TYPE_CHECKING:
     from smx.cli.output import Output
@@ -31,8 +32,10 @@ _PACKAGE_HELP = "The package (name in smx.toml); may be left out when the env ha
 @ext_app.command("add")
 def add(
     ctx: typer.Context,
-    source: str = typer.Argument(..., help="A git URL, or a known name: animatediff, "
-                                 "controlnet, deforum (resolved for the package's kind)."),
+    source: str | None = typer.Argument(
+        None, autocompletion=complete_ext_source,
+        help="A git URL; a known name: animatediff, controlnet, deforum (resolved for the "
+             "package's kind); or a Comfy Registry id, ID[@VERSION] (ComfyUI)."),
     package: str | None = typer.Option(None, "--package", "-p", help=_PACKAGE_HELP,
                                        autocompletion=complete_package),
     ref: str | None = typer.Option(None, "--ref", help="Tag, branch or commit (default: the "
@@ -50,6 +53,15 @@ def add(
         "(numpy, its requirements' == pins); torch always stays. Saved in smx.toml."),
     keep_broken: bool = typer.Option(False, "--keep-broken", help="Keep it even if it does "
                                      "not load in the web UI (the command still exits 5)."),
+    from_workflow: Path | None = typer.Option(
+        None, "--from-workflow", metavar="FILE", exists=True, dir_okay=False,
+        help="ComfyUI: add the node packs a workflow needs (UI or API JSON, or a PNG/WebP "
+             "ComfyUI saved), found through the Comfy Registry; lists the models it names "
+             "that the store lacks."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --from-workflow: add without "
+                             "asking."),
+    json_out: bool = typer.Option(False, "--json", help="With --from-workflow: print the plan "
+                                  "(and what was added) as JSON."),
 ) -> None:
     """Add an extension to a web UI, pinned, with its requirements installed.
 
@@ -60,9 +72,15 @@ def add(
     date and cannot move the web UI's own pins. Then the web UI's loader runs headless: if the
     extension does not load, everything is rolled back (exit 5). All or nothing.
 
+    A Comfy Registry id installs that node pack's repository at the commit of the version
+    (newest active unless @VERSION), or the version's archive when the Registry ties it to
+    no commit.
+
     Examples:
       smx ext add animatediff --package a1111
       smx ext add https://github.com/Mikubill/sd-webui-controlnet --ref 56cec5b
+      smx ext add comfyui-animatediff-evolved@1.5.7 --package comfyui
+      smx ext add --from-workflow animation.json --yes
     """
     from smx.catalog.extensions import KNOWN_EXTENSIONS
     from smx.cli.state import locked_env, out
@@ -76,12 +94,39 @@ def add(
     )
     from smx.redact import redact
 
+    if from_workflow is not None:
+        if source is not None or ref is not None or name is not None:
+            raise UsageError("--from-workflow adds what the workflow needs; give no SOURCE, "
+                             "--ref or --name with it", hint="smx ext add --from-workflow FILE")
+        from smx.cli.ext_workflow import add_from_workflow
+
+        add_from_workflow(ctx, from_workflow, package, yes=yes, json_out=json_out)
+        return
+    if source is None:
+        raise UsageError("smx ext add needs a SOURCE (git URL, known name or Comfy Registry "
+                         "id) or --from-workflow FILE",
+                         hint="smx ext add comfyui-animatediff-evolved --package comfyui")
+    if json_out or yes:
+        raise UsageError("--json and --yes go with --from-workflow",
+                         hint="smx ext add --from-workflow FILE --yes --json")
     output = out(ctx)
     is_url = looks_like_git_url(source)
+    from smx.cli.ext_registry import add_registry, registry_ref
+
+    wanted = None if is_url or source in KNOWN_EXTENSIONS else registry_ref(source)
+    if wanted is not None:
+        if ref is not None:
+            raise UsageError("a Comfy Registry pack takes a version, not --ref",
+                             hint=f"smx ext add {wanted[0]}@1.2.3")
+        add_registry(ctx, wanted[0], wanted[1], package=package, name=name,
+                     allow_unsafe_pickle=allow_unsafe_pickle,
+                     allow_pin_change=allow_pin_change, keep_broken=keep_broken)
+        return
     if not is_url and source not in KNOWN_EXTENSIONS:
-        raise UsageError(f"{source!r} is neither a git URL nor a known extension",
-                         hint=f"known: {', '.join(KNOWN_EXTENSIONS)}; or give the repository "
-                              "URL (https://github.com/OWNER/REPO)", code="extension.unknown")
+        raise UsageError(f"{source!r} is neither a git URL, a known extension nor a Comfy "
+                         "Registry id", hint=f"known: {', '.join(KNOWN_EXTENSIONS)}; or give "
+                         "the repository URL (https://github.com/OWNER/REPO)",
+                         code="extension.unknown")
     key = name or (repo_folder(source) if is_url else source)
     if not NAME_RE.match(key):
         raise UsageError(f"invalid extension name {key!r}",
@@ -171,12 +216,15 @@ def list_extensions(
     for column in columns:
         table.add_column(column)
     for r in found:
-        cells = [r["name"], r["package"], _short(r["git"]) if r["git"] else "(built in)",
-                 (r["commit"] or "-")[:12], "yes" if r["enabled"] else "no", r["state"]]
+        source = f"registry {r['registry']} {r['version'] or ''}".rstrip() if r["registry"] \
+            else _short(r["git"]) if r["git"] else "(built in)"
+        pin = r["commit"] or (f"sha256:{r['archive_sha256']}" if r["archive_sha256"] else "-")
+        cells = [r["name"], r["package"], source, pin[:12], "yes" if r["enabled"] else "no",
+                 r["state"]]
         if check:
             avail = r["update_available"]
-            cells.append("-" if avail is None else (
-                f"yes ({(r['remote_commit'] or '')[:12]})" if avail else "no"))
+            newer = r.get("remote_version") or (r["remote_commit"] or "")[:12]
+            cells.append("-" if avail is None else f"yes ({newer})" if avail else "no")
         table.add_row(*cells)
     output.table(table)
 
@@ -214,6 +262,12 @@ def update(
         if not pairs:
             output.success("no extensions to update")
             return
+        if ref is not None and env.manifest.packages[pairs[0][0]].extensions[
+                pairs[0][1]].registry:
+            raise UsageError(f"{name} comes from the Comfy Registry: it takes a version, not a "
+                             "ref", hint=f"set version = \"1.2.3\" in its smx.toml entry, or "
+                                         f"run `smx ext update {name}` for the newest",
+                             code="registry.ref_not_version")
         before = {p: _locked_commit(env, *p) for p in pairs}
 
         def change(doc: Any) -> None:
