@@ -224,7 +224,7 @@ def test_registry_ids_are_for_comfyui_packages(smx, a1111: Installed,
     result = smx("--env", str(a1111.env), "ext", "add", PACK)
 
     assert result.exit_code == 2
-    assert "ComfyUI custom nodes" in result.output
+    assert "Comfy Registry ids are for ComfyUI packages; a1111 is not one" in result.output
 
 
 def test_the_endpoint_comes_from_smx_toml_sources(smx, comfyui: Installed,

@@ -37,7 +37,7 @@ def registry_ref(text: str) -> tuple[str, str | None] | None:
 def add_registry(ctx: typer.Context, node_id: str, version: str | None, *,
                  package: str | None, name: str | None, allow_unsafe_pickle: bool,
                  allow_pin_change: bool = False, keep_broken: bool = False) -> None:
-    from smx.cli.ext import _package, _set_entry, _show, _sync
+    from smx.cli.ext_entries import package_of, set_entry, show, sync_entries
     from smx.cli.state import locked_env, out
     from smx.environment.manifest import NAME_RE, ExtensionSpec
     from smx.errors import UsageError
@@ -51,7 +51,11 @@ def add_registry(ctx: typer.Context, node_id: str, version: str | None, *,
                          hint="letters, digits, '.', '_' and '-' (at most 64); choose one with "
                               "--name")
     with locked_env(ctx) as env:
-        pkg = _package(env, package)
+        pkg = package_of(env, package)
+        from smx.catalog.packages import get_package
+
+        if get_package(pkg.source).extension_style != "comfyui":
+            _not_a_source(node_id, pkg.name)
         if key in pkg.extensions:
             raise UsageError(f"{key!r} is already an extension of {pkg.name} in smx.toml",
                              hint=f"update it with `smx ext update {key}`, or add another copy "
@@ -69,17 +73,18 @@ def add_registry(ctx: typer.Context, node_id: str, version: str | None, *,
                     "rights (its install script now, and inside the web UI)")
 
         def change(doc: Any) -> None:
-            _set_entry(doc, pkg.name, key, {"registry": node_id, "version": version,
-                                            "allow-pin-change": True if allow_pin_change
-                                            else None})
+            set_entry(doc, pkg.name, key, {"registry": node_id, "version": version,
+                                           "allow-pin-change": True if allow_pin_change
+                                           else None})
             if allow_unsafe_pickle:
                 from smx.environment.manifest import table_for
 
                 table_for(doc, "launch")["unsafe-pickle-ok"] = True
 
-        result = _sync(env, output, {(pkg.name, key)}, change, keep_broken=keep_broken)
+        result = sync_entries(env, output, {(pkg.name, key)}, change,
+                              keep_broken=keep_broken)
         locked = env.lock.packages[pkg.name].extensions[key]
-        shown = _show(target.enabled_dir(env.layout))
+        shown = show(target.enabled_dir(env.layout))
     how = f"@ {locked.commit[:12]}" if locked.commit else \
         f"archive sha256 {(locked.archive_sha256 or '')[:12]}"
     output.success(f"added {key} ({node.name} {locked.version or chosen.version}) to "
@@ -87,3 +92,17 @@ def add_registry(ctx: typer.Context, node_id: str, version: str | None, *,
     from smx.cli.check_cmd import render_checks
 
     render_checks(output, result)
+
+
+def _not_a_source(text: str, package: str) -> None:
+    import difflib
+
+    from smx.catalog.extensions import KNOWN_EXTENSIONS
+    from smx.errors import UsageError
+
+    close = difflib.get_close_matches(text, list(KNOWN_EXTENSIONS), n=1)
+    raise UsageError(f"{text!r} is neither a git URL nor a known extension (Comfy Registry ids "
+                     f"are for ComfyUI packages; {package} is not one)",
+                     hint=(f"did you mean {close[0]!r}? " if close else "")
+                     + f"known: {', '.join(KNOWN_EXTENSIONS)}; or give the repository URL "
+                       "(https://github.com/OWNER/REPO)", code="extension.unknown")

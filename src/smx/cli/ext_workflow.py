@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def add_from_workflow(ctx: typer.Context, path: Path, package: str | None, *, yes: bool,
                       json_out: bool) -> None:
-    from smx.cli.ext import _package, _set_entry, _sync
+    from smx.cli.ext_entries import package_of, set_entry, sync_entries
     from smx.cli.state import locked_env, out
     from smx.errors import UsageError
     from smx.extensions import from_workflow, registry, workflow
@@ -31,7 +31,7 @@ def add_from_workflow(ctx: typer.Context, path: Path, package: str | None, *, ye
     added: list[str] = []
     confirmed = False
     with locked_env(ctx) as env:
-        pkg = _package(env, package)
+        pkg = package_of(env, package)
         from smx.catalog.packages import get_package
 
         if get_package(pkg.source).extension_style != "comfyui":
@@ -56,9 +56,9 @@ def add_from_workflow(ctx: typer.Context, path: Path, package: str | None, *, ye
 
             def change(doc: Any) -> None:
                 for pack in plan.packs:
-                    _set_entry(doc, pkg.name, keys[pack.registry], {"registry": pack.registry})
+                    set_entry(doc, pkg.name, keys[pack.registry], {"registry": pack.registry})
 
-            _sync(env, output, {(pkg.name, k) for k in keys.values()}, change)
+            sync_entries(env, output, {(pkg.name, k) for k in keys.values()}, change)
             added = [keys[p.registry] for p in plan.packs]
             versions = {k: env.lock.packages[pkg.name].extensions[k].version for k in added}
         else:
