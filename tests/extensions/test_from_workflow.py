@@ -14,6 +14,7 @@ import pytest
 from extfakes import Installed, state_of
 
 from helpers.fakeregistry import FakeRegistry, fake_registry  # noqa: F401
+from helpers.jsondocs import check
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -108,7 +109,7 @@ def test_a_ui_workflow_adds_the_packs_it_needs_and_lists_the_models_it_lacks(
         (comfy.env / "Data" / "Models" / folder / name).write_bytes(b"weights")
     again = smx("--env", str(comfy.env), "ext", "add", "--from-workflow", str(UI), "--yes",
                 "--json")
-    data = json.loads(again.stdout)["data"]
+    data = check(again.stdout, again.exit_code, "ext-add-workflow.md", "ext add")["data"]
     assert data["missing_node_types"] == ["MysteryNode", "NewCoreNode"]
     assert data["added"] == [] and data["missing_models"] == []
 
@@ -120,8 +121,7 @@ def test_an_api_workflow_finds_packs_by_the_registrys_node_class_lookup_and_json
     result = smx("--env", str(comfy.env), "ext", "add", "--from-workflow", str(API), "--json")
 
     assert result.exit_code == 0, result.output
-    document = json.loads(result.stdout)
-    assert document["command"] == "ext add"
+    document = check(result.stdout, result.exit_code, "ext-add-workflow.md", "ext add")
     data = document["data"]
     assert data["workflow"]["format"] == "api"
     assert data["missing_node_types"] == ["ADE_AnimateDiffLoaderGen1",
@@ -157,7 +157,7 @@ def test_a_pack_already_installed_is_not_added_again(smx, comfy: Installed,
     result = smx("--env", str(comfy.env), "ext", "add", "--from-workflow", str(API), "--yes",
                  "--json")
 
-    data = json.loads(result.stdout)["data"]
+    data = check(result.stdout, result.exit_code, "ext-add-workflow.md", "ext add")["data"]
     assert {p["registry"]: p["state"] for p in data["packs"]} == {ADE: "added",
                                                                   VHS: "installed"}
     assert data["added"] == [ADE]

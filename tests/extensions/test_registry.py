@@ -153,15 +153,16 @@ def test_lock_upgrade_moves_to_the_newest_active_version_and_the_next_sync_takes
 
 def test_ext_update_moves_an_open_version_and_ext_list_shows_the_registry(
         smx, comfyui: Installed, published: FakeRegistry, pack_repo) -> None:
-    import json
-
     assert smx("--env", str(comfyui.env), "ext", "add", PACK).exit_code == 0
     repo = GitRepo(Path(pack_repo["path"]))
     newer = repo.commit({"pyproject.toml": _pyproject("1.2.0")}, "1.2.0")
     published.publish(PACK, "1.2.0", files={"__init__.py": NODES})
 
-    listed = json.loads(smx("--env", str(comfyui.env), "ext", "list", "--check",
-                            "--json").stdout)["data"]["extensions"][0]
+    from helpers.jsondocs import check
+
+    result = smx("--env", str(comfyui.env), "ext", "list", "--check", "--json")
+    listed = check(result.stdout, result.exit_code, "ext-list.md",
+                   "ext list")["data"]["extensions"][0]
     assert (listed["registry"], listed["version"], listed["remote_version"],
             listed["update_available"]) == (PACK, "1.1.0", "1.2.0", True)
 

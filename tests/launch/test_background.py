@@ -27,9 +27,12 @@ def _alive(pid: int) -> bool:
 
 
 def _ps(smx, env: Path) -> list[dict]:
+    """`smx ps --json`, checked against docs/json/ps.md."""
+    from helpers.jsondocs import check
+
     result = smx("--env", str(env), "ps", "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)["data"]["runs"]
+    return check(result.stdout, result.exit_code, "ps.md", "ps")["data"]["runs"]
 
 
 def test_background_wait_ps_logs_stop(smx, env_dir: Path, install_ui: InstallUi,
