@@ -413,9 +413,11 @@ class ExtensionInstaller:
         if target.catalog.extension_style == "comfyui":
             problem = unmet_comfyui_requirement(present, checkout)
             if problem:
+                older = f"`smx ext add {target.registry}@VERSION`" if target.registry else \
+                    "--ref"
                 self.reporter.warn(f"{target.name} may not load in {target.package}: {problem}; "
                                    f"update the package (`smx update {target.package} --ref "
-                                   f"…`) or pin an older {target.name} with --ref")
+                                   f"…`) or pin an older {target.name} with {older}")
         for message in ext_models.apply(layout, target.catalog, checkout,
                                         target.enabled_dir(layout), target.variant):
             self.reporter.info(f"{target.name}: {message}")

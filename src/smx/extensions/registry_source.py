@@ -109,11 +109,10 @@ def version_commit(env: Env, node: RegistryNode, version: str, reporter: Reporte
                 continue
             if resolved.kind == "tag" and resolved.commit:
                 return resolved.commit, f"tag {tag}"
-        history = env.layout.cache / "registry" / node.id
+        history = env.layout.cache / "registry" / f"{node.id}.git"
         with reporter.task(f"{node.id}: find version {version} in {_short(url)}"):
-            git.checkout(history, url, "HEAD", reporter=reporter, label=node.id, force=True,
-                         shallow=False)
-        commit = commit_setting_version(history, version)
+            fetch_history(history, url)
+            commit = commit_setting_version(history, version)
     except (NotFound, AuthRequired) as exc:
         reporter.warn(f"{node.id}: cannot read its repository {redact(url)} ({exc.message}); "
                       "using the Registry's archive")
@@ -125,24 +124,65 @@ def version_commit(env: Env, node: RegistryNode, version: str, reporter: Reporte
     return commit, f"pyproject.toml version at {commit[:12]}"
 
 
-def commit_setting_version(checkout: Path, version: str) -> str | None:
-    """The commit of HEAD's history that made pyproject.toml's ``[project] version`` equal
-    ``version`` (the oldest of the newest run of commits saying so), or None."""
+HISTORY_REF = "refs/heads/registry-history"
+
+
+def fetch_history(path: Path, url: str) -> None:
+    """The default branch's history into the bare repository ``path``, without file contents
+    (``--filter=blob:none``: commits and trees only; the few pyproject.toml versions read
+    later are fetched on demand). A server without filters sends everything, which works too."""
+    import os
+
+    import git as gitpython
+
+    from smx.packages.git import _STALL_ENV, _error
+
+    if not (path / "HEAD").is_file():
+        path.mkdir(parents=True, exist_ok=True)
+        repo = gitpython.Repo.init(path, bare=True)
+        with repo.config_writer() as cfg:
+            cfg.set_value('remote "origin"', "url", url)
+            cfg.set_value('remote "origin"', "promisor", "true")
+            cfg.set_value('remote "origin"', "partialclonefilter", "blob:none")
+    repo = gitpython.Repo(path)
+    repo.git.update_environment(**{k: v for k, v in _STALL_ENV.items() if k not in os.environ})
+    with repo.config_writer() as cfg:
+        cfg.set_value('remote "origin"', "url", url)
+    try:
+        repo.git.fetch("--filter=blob:none", "--no-tags", "origin", f"+HEAD:{HISTORY_REF}")
+    except Exception as exc:
+        raise _error(exc, "fetch", url) from None
+
+
+def commit_setting_version(repo_path: Path, version: str, ref: str = HISTORY_REF
+                           ) -> str | None:
+    """The newest commit of ``ref``'s history whose change to pyproject.toml set ``[project]
+    version`` to ``version``, or None.
+
+    Read from the patches (``git log -p`` fetches the blobs it needs in one batch in a
+    partial clone), and confirmed by reading that commit's pyproject.toml."""
+    import re
+
     from smx.packages.git import _repo
 
-    repo = _repo(checkout)
+    repo = _repo(repo_path)
     try:
-        commits = repo.git.log("--format=%H", "HEAD", "--", "pyproject.toml").split()
+        text = repo.git.log("--format=commit %H", "-p", "--no-color", "--no-ext-diff",
+                            "--unified=0", ref, "--", "pyproject.toml")
     except Exception:
         return None
-    found: str | None = None
-    for sha in commits:  # newest first
-        says = _pyproject_version(repo, sha)
-        if says is not None and _same_version(says, version):
-            found = sha
-        elif found is not None:
-            break
-    return found
+    added = re.compile(r"^\+\s*version\s*=\s*[\"']([^\"']+)[\"']")
+    current = None
+    for line in text.splitlines():
+        if line.startswith("commit "):
+            current = line.split()[1]
+            continue
+        match = added.match(line)
+        if match and current is not None and _same_version(match.group(1), version):
+            says = _pyproject_version(repo, current)
+            if says is not None and _same_version(says, version):
+                return current
+    return None
 
 
 def _pyproject_version(repo: object, sha: str) -> str | None:
