@@ -226,8 +226,9 @@ def _install_registry(target: ExtTarget, *, upgrade: bool = False
 
         pkg = ctx.env.lock.packages.get(target.package)
         locked = pkg.extensions.get(target.name) if pkg else None
-        registry_install.install(ctx.env, target, locked=locked, upgrade=upgrade,
-                                 reporter=ctx.reporter)
+        with _guard(ctx, target):
+            registry_install.install(ctx.env, target, locked=locked, upgrade=upgrade,
+                                     reporter=ctx.reporter, frozen=ctx.options.frozen)
         _write_pending(ctx)
         _outcome(ctx, target, "installed" if locked is None else "updated")
 

@@ -24,13 +24,13 @@ from smx.reporter import Reporter
 
 
 def install(env: Env, target: ExtTarget, *, locked: LockedExtension | None, upgrade: bool,
-            reporter: Reporter) -> LockedExtension:
+            reporter: Reporter, frozen: bool = False) -> LockedExtension:
     chosen = pick(env, target, locked=locked, upgrade=upgrade, reporter=reporter)
     version = chosen.version.version
     concrete = with_source(target, git_url=chosen.git_url, version=version)
     reporter.info(f"{target.registry} {version}: "
                   + (f"{chosen.how}" if chosen.git_url else "the Registry's archive"))
-    installer = ExtensionInstaller(env, reporter)
+    installer = ExtensionInstaller(env, reporter, frozen=frozen)
     present = concrete.present_dir(env.layout)
     if chosen.git_url is None:
         same = locked is not None and locked.registry == target.registry and \
