@@ -112,9 +112,16 @@ def _packages(env: Env, areas: set[str] | None) -> list[Disagreement]:
             if locked_ext is None:
                 found.append(Disagreement("extension", ename, "toml-only", "", package=name))
                 continue
-            for field, toml, locked_value in (("git URL", ext.locked_git, locked_ext.git),
-                                              ("ref", ext.ref, locked_ext.ref),
-                                              ("enabled", espec.enabled, locked_ext.enabled)):
+            if ext.registry is not None:
+                pairs = [("registry", ext.registry, locked_ext.registry),
+                         ("enabled", espec.enabled, locked_ext.enabled)]
+                if ext.version is not None:  # else: the version smx.lock pins
+                    pairs.insert(1, ("version", ext.version, locked_ext.version))
+            else:
+                pairs = [("git URL", ext.locked_git, locked_ext.git),
+                         ("ref", ext.ref, locked_ext.ref),
+                         ("enabled", espec.enabled, locked_ext.enabled)]
+            for field, toml, locked_value in pairs:
                 if toml != locked_value:
                     found.append(Disagreement("extension", ename, "changed",
                                               _changed(field, toml, locked_value),

@@ -46,6 +46,7 @@ class ExportPlan:
     port: int
     models: str
     files: dict[str, str] = field(default_factory=dict)  # relative path -> content
+    source: str = "comfyui"  # the package's catalog name
 
 
 def _choose_package(env: Env, name: str | None) -> str:
@@ -99,7 +100,7 @@ def plan_export(env: Env, *, package: str | None, models: str = "volume",
         torch_index = recipe.index
     python = ".".join((locked.python or catalog.preferred_python).split(".")[:2])
     plan = ExportPlan(package=name, base_image=_base_image(backend, torch_index), python=python,
-                      port=catalog.default_port, models=models)
+                      port=catalog.default_port, models=models, source=spec.source)
     plan.files["smx.toml"] = _narrow_manifest(env, name)
     plan.files["smx.lock"] = _narrow_lock(env.lock, name).to_toml()
     plan.files["Dockerfile"] = _dockerfile(
@@ -172,10 +173,21 @@ def _dockerfile(plan: ExportPlan, smx_spec: str, backend: str) -> str:
         lines.append("VOLUME /env/Data/Models")
     lines += [
         f"EXPOSE {plan.port}",
+        *_healthcheck(plan),
         'ENTRYPOINT ["smx-entrypoint"]',
         "",
     ]
     return "\n".join(lines)
+
+
+def _healthcheck(plan: ExportPlan) -> list[str]:
+    """The package's health endpoint (the path `smx launch --wait` and `smx ps` poll, and
+    docs/kubernetes.md probes); the first start may sync models, hence the long start period."""
+    url = f"http://127.0.0.1:{plan.port}{PACKAGES[plan.source].health_path}"
+    probe = f"import urllib.request; urllib.request.urlopen('{url}', timeout=4)"
+    return ["# healthy once the web UI answers (models synced at start may take a while)",
+            "HEALTHCHECK --interval=30s --timeout=5s --start-period=15m --retries=3 \\",
+            f'    CMD python -c "{probe}" || exit 1']
 
 
 def _entrypoint(plan: ExportPlan) -> str:

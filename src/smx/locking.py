@@ -163,6 +163,9 @@ class _Locker:
             ext = resolve(spec, espec)
             if ext.builtin:
                 continue
+            if ext.registry is not None:
+                self._registry_extension(pname, pkg, ext)
+                continue
             assert ext.git_url is not None
             locked = pkg.extensions.get(ename)
             same = locked is not None and (locked.git, locked.ref) == (ext.locked_git, ext.ref)
@@ -203,6 +206,61 @@ class _Locker:
                                            before=_short(gone.commit),
                                            note="the next `smx sync` deletes its folder"
                                            if present else ""))
+
+    def _registry_extension(self, pname: str, pkg: LockedPackage, ext: Any) -> None:
+        """A Comfy Registry pack: the Registry picks the version (smx.toml's, the one pinned,
+        or with --upgrade the newest active one); its commit, or its archive's SHA-256 (the
+        archive is downloaded to hash it: the Registry publishes no digest)."""
+        from smx.extensions.registry_source import pick
+
+        locked = pkg.extensions.get(ext.name)
+        same = locked is not None and locked.registry == ext.registry and \
+            ext.version in (None, locked.version)
+        if locked is not None and same and not self.wants_upgrade(ext.name):
+            if locked.enabled != ext.spec.enabled:
+                self.changes.append(LockChange(
+                    "extension", ext.name, "updated", package=pname,
+                    before="enabled" if locked.enabled else "disabled",
+                    after="enabled" if ext.spec.enabled else "disabled"))
+                locked.enabled = ext.spec.enabled
+            return
+        chosen = pick(self.env, ext, locked=locked if same else None,
+                      upgrade=self.wants_upgrade(ext.name), reporter=self.reporter)
+        version = chosen.version.version
+        entry = LockedExtension(name=ext.name, registry=ext.registry, version=version,
+                                enabled=ext.spec.enabled)
+        if chosen.git_url is not None and chosen.commit is not None:
+            entry.git, entry.commit = redact(chosen.git_url), chosen.commit
+        elif locked is not None and locked.version == version and locked.archive_sha256:
+            entry.archive_sha256 = locked.archive_sha256
+        else:
+            entry.archive_sha256 = self._archive_sha256(ext.registry, version,
+                                                        chosen.archive_url or "")
+        after = f"{ext.registry} {version} @ {entry.identity[:12]}"
+        if locked is None:
+            self.changes.append(LockChange("extension", ext.name, "added", package=pname,
+                                           after=after))
+        elif (locked.registry, locked.version, locked.identity, locked.enabled) != (
+                entry.registry, entry.version, entry.identity, entry.enabled):
+            before = f"{locked.registry or locked.git} {locked.version or ''} @ " \
+                     f"{locked.identity[:12]}".replace("  ", " ")
+            self.changes.append(LockChange("extension", ext.name, "updated", package=pname,
+                                           before=before, after=after))
+        else:
+            return
+        if locked is None or locked.identity != entry.identity:
+            _not_installed_yet(pkg)
+        pkg.extensions[ext.name] = entry
+
+    def _archive_sha256(self, node: str, version: str, url: str) -> str:
+        from smx.extensions import archive
+
+        dest = self.env.layout.downloads / f"registry-{node}-{version}.lock.zip"
+        try:
+            return archive.download(url, dest, what=f"{node} {version}",
+                                    reporter=self.reporter).sha256
+        finally:
+            dest.unlink(missing_ok=True)
 
     def _drop_package(self, name: str) -> None:
         gone = self.new.packages.pop(name)
@@ -326,11 +384,8 @@ def _not_installed_yet(pkg: LockedPackage) -> None:
 
 def _extension_on_disk(env: Env, source: str, package: str, locked: LockedExtension) -> bool:
     from smx.catalog.packages import get_package
-    from smx.extensions.targets import DISABLED_SUFFIX, repo_folder
+    from smx.extensions.targets import DISABLED_SUFFIX, locked_folder
 
-    try:
-        folder = repo_folder(locked.git)
-    except UsageError:
-        return False
+    folder = locked_folder(locked)
     base = env.layout.package_dir(package) / get_package(source).extensions_dir
     return (base / folder).exists() or (base / (folder + DISABLED_SUFFIX)).exists()

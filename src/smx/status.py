@@ -215,18 +215,14 @@ def _extensions_disk(env: Env, locked: LockedPackage, flagged: set[Any]) -> list
 
 
 def _folder(ext: LockedExtension) -> str:
-    from smx.errors import SmxError
-    from smx.extensions.targets import repo_folder
+    from smx.extensions.targets import locked_folder
 
-    try:
-        return repo_folder(ext.git)
-    except SmxError:
-        return ext.name
+    return locked_folder(ext)
 
 
 def _extension_disk(env: Env, pkg: LockedPackage, name: str, ext: LockedExtension,
                     enabled_dir: Path, disabled_dir: Path, spec: Any) -> list[Issue]:
-    from smx.packages import git
+    from smx.extensions.targets import present_identity
 
     present = enabled_dir if enabled_dir.exists() else (
         disabled_dir if disabled_dir.exists() else None)
@@ -236,11 +232,12 @@ def _extension_disk(env: Env, pkg: LockedPackage, name: str, ext: LockedExtensio
                       package=pkg.name, path=where)]
     where = _rel(env, present)
     issues = []
-    head = git.head_commit(present)
-    if head != ext.commit:
+    head = present_identity(present)
+    if head != ext.identity:
+        what = "archive" if ext.archive_sha256 else "checkout"
         issues.append(Issue("extension", name, "wrong-commit",
-                            f"checkout at {(head or 'no commit')[:12]}, smx.lock pins "
-                            f"{ext.commit[:12]}", package=pkg.name, path=where))
+                            f"{what} at {(head or 'no commit')[:12]}, smx.lock pins "
+                            f"{ext.identity[:12]}", package=pkg.name, path=where))
     if spec is not None:
         from smx.errors import SmxError
         from smx.extensions import toggle

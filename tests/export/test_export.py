@@ -66,6 +66,7 @@ def test_dockerfile_context_is_complete_and_installs_exactly_the_lock(smx, locke
     assert "RUN smx sync --frozen --no-models" in dockerfile
     assert "VOLUME /env/Data/Models" in dockerfile
     assert "EXPOSE 7860" in dockerfile
+    assert "http://127.0.0.1:7860/internal/ping" in dockerfile  # A1111's health endpoint
     entry = (context / "entrypoint.sh").read_text()
     assert "smx sync --frozen" in entry
     assert "exec smx launch webui --listen --port 7860" in entry
@@ -88,6 +89,10 @@ def test_baked_models_sync_at_build_with_tokens_as_build_secrets(smx, locked_env
     assert "python3.12" in dockerfile and "deadsnakes" in dockerfile
     assert "FROM nvidia/cuda:12.8.1" in dockerfile  # ComfyUI's cu128 torch
     assert "EXPOSE 8188" in dockerfile
+    # the same endpoint `smx launch --wait` polls: ComfyUI's /system_stats
+    health = dockerfile[dockerfile.index("HEALTHCHECK"):].split("\n", 2)
+    assert "--start-period=15m" in health[0]
+    assert "urlopen('http://127.0.0.1:8188/system_stats', timeout=4)" in health[1]
 
 
 def test_oci_format_is_one_reproducible_tarball_of_the_same_context(smx, locked_env: Path,

@@ -99,6 +99,9 @@ class CatalogPackage:
     api_flag: str | None = "--api"
     api_always_on: bool = False  # no flag needed: the UI always serves its API
     default_port: int = 7860
+    # a cheap GET that answers once the UI serves (`smx launch --wait`, `smx ps`, the exported
+    # image's HEALTHCHECK and Kubernetes probes)
+    health_path: str = "/"
     # True when the UI, given no port, takes the next free one (gradio's start_server scans
     # GRADIO_SERVER_PORT..+100); then a busy default port is a warning, not an error.
     finds_free_port: bool = False
@@ -202,6 +205,8 @@ PACKAGES: dict[str, CatalogPackage] = {
             "mps": TorchRecipe(("torch==2.1.2", "torchvision==0.16.2"), None),
         },
         entry=("launch.py",),
+        # modules/ui.py setup_ui_api: app.add_api_route("/internal/ping", lambda: {})
+        health_path="/internal/ping",
         install_step=("launch.py", "--exit", "--skip-torch-cuda-test",
                       "--skip-python-version-check", "--no-download-sd-model"),
         model_flags=_A1111_MODEL_FLAGS,
@@ -261,6 +266,8 @@ PACKAGES: dict[str, CatalogPackage] = {
             "mps": TorchRecipe(("torch==2.3.1", "torchvision==0.18.1"), None),
         },
         entry=("launch.py",),
+        # modules/ui.py setup_ui_api: app.add_api_route("/internal/ping", lambda: {})
+        health_path="/internal/ping",
         install_step=("launch.py", "--exit", "--skip-torch-cuda-test",
                       "--skip-python-version-check", "--no-download-sd-model"),
         # Forge dfdcbab modules/cmd_args.py: the A1111 flags above plus --text-encoder-dir, and
@@ -358,6 +365,7 @@ PACKAGES: dict[str, CatalogPackage] = {
         api_flag=None,
         api_always_on=True,  # server.py serves /prompt, /history, … on the UI's port
         default_port=8188,  # comfy/cli_args.py --port; a busy port is an error (no scan)
+        health_path="/system_stats",  # server.py: JSON about the machine, no work queued
         cpu_flags=("--cpu",),
         vram_flags={"medvram-sdxl": ("--lowvram",), "lowvram": ("--novram",)},
         disk_gb=8.0,

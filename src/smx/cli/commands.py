@@ -41,13 +41,18 @@ def register(app: typer.Typer) -> None:
     status_cmd.register(app)
     check_cmd.register(app)
 
+    from smx.cli import service
+
+    service.register(app)
+
     _present(app)
 
 
 # `smx --help` groups commands the way a user meets them, in this order.
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Set up", ("doctor", "init")),
-    ("Web UIs", ("install", "update", "remove", "list", "check", "launch")),
+    ("Web UIs", ("install", "update", "remove", "list", "check", "launch", "ps", "logs",
+                 "stop")),
     ("Extensions and models", ("ext", "model", "auth")),
     ("Reproduce", ("sync", "lock", "status", "export")),
     ("Shell", ("completion",)),

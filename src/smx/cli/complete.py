@@ -71,6 +71,47 @@ def env_extensions(ctx: Any, package: str | None = None) -> list[Suggestion]:
     return found
 
 
+def env_registry_ids(ctx: Any) -> list[Suggestion]:
+    """Comfy Registry ids the environment knows: ``registry = "…"`` entries of smx.toml, and
+    node packs in a ComfyUI package's custom_nodes/ whose pyproject.toml names them (packs
+    ComfyUI-Manager or a hand install put there). Files only: no Registry call on Tab."""
+    data = _manifest_data(ctx)
+    found: dict[str, str] = {}
+    for pname, spec in _table(data.get("packages")).items():
+        for ename, ext in _table(_table(spec).get("extensions")).items():
+            node = _table(ext).get("registry")
+            if isinstance(node, str):
+                found.setdefault(node, f"{ename} of {pname}")
+    try:
+        from smx.environment.discovery import find_env_root
+
+        root = Path(find_env_root(explicit=_env_option(ctx)))
+        for pname, spec in _table(data.get("packages")).items():
+            if _table(spec).get("source") != "comfyui":
+                continue
+            for project in sorted((root / "Data" / "Packages" / pname / "custom_nodes")
+                                  .glob("*/pyproject.toml"))[:500]:
+                node = _project_name(project)
+                if node:
+                    found.setdefault(node, f"in {pname}/custom_nodes/{project.parent.name}")
+    except Exception:  # completion must never break the prompt
+        pass
+    return sorted(found.items())
+
+
+def _project_name(path: Path) -> str | None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - 3.10 only
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except Exception:
+        return None
+    name = _table(data.get("project")).get("name")
+    return name.strip().lower() if isinstance(name, str) and name.strip() else None
+
+
 def env_models(ctx: Any) -> list[Suggestion]:
     models = _table(_manifest_data(ctx).get("models"))
     found: list[Suggestion] = []
@@ -108,6 +149,18 @@ def complete_extension(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
         package = (ctx.params or {}).get("package")
         return _matching(env_extensions(ctx, package if isinstance(package, str) else None),
                          incomplete)
+    except Exception:
+        return []
+
+
+def complete_ext_source(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
+    """`smx ext add <Tab>`: the known names, and the Comfy Registry ids the env has."""
+    try:
+        from smx.catalog.extensions import KNOWN_EXTENSIONS
+
+        items = [(name, f"known: {known.title}") for name, known in KNOWN_EXTENSIONS.items()]
+        return _matching(items + [(node, f"Comfy Registry id ({where})")
+                                  for node, where in env_registry_ids(ctx)], incomplete)
     except Exception:
         return []
 

@@ -7,18 +7,20 @@ environment's process lock; smx.toml is written only once the work is done (pack
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from smx.cli.check_cmd import render_checks
-from smx.cli.complete import complete_extension, complete_package
+from smx.cli.complete import complete_ext_source, complete_extension, complete_package
+from smx.cli.ext_entries import package_of as _package
+from smx.cli.ext_entries import set_entry as _set_entry
+from smx.cli.ext_entries import show as _show
+from smx.cli.ext_entries import sync_entries as _sync
 
 if TYPE_CHECKING:
-    from smx.cli.output import Output
     from smx.environment.env import Env
-    from smx.environment.manifest import PackageSpec
-    from smx.sync import SyncResult
 
 ext_app = typer.Typer(help="Extensions (A1111/Forge) and custom nodes (ComfyUI) of a web UI: "
                            "add, list, update, remove, enable, disable.\n\n"
@@ -31,8 +33,10 @@ _PACKAGE_HELP = "The package (name in smx.toml); may be left out when the env ha
 @ext_app.command("add")
 def add(
     ctx: typer.Context,
-    source: str = typer.Argument(..., help="A git URL, or a known name: animatediff, "
-                                 "controlnet, deforum (resolved for the package's kind)."),
+    source: str | None = typer.Argument(
+        None, autocompletion=complete_ext_source,
+        help="A git URL; a known name: animatediff, controlnet, deforum (resolved for the "
+             "package's kind); or a Comfy Registry id, ID[@VERSION] (ComfyUI)."),
     package: str | None = typer.Option(None, "--package", "-p", help=_PACKAGE_HELP,
                                        autocompletion=complete_package),
     ref: str | None = typer.Option(None, "--ref", help="Tag, branch or commit (default: the "
@@ -50,6 +54,15 @@ def add(
         "(numpy, its requirements' == pins); torch always stays. Saved in smx.toml."),
     keep_broken: bool = typer.Option(False, "--keep-broken", help="Keep it even if it does "
                                      "not load in the web UI (the command still exits 5)."),
+    from_workflow: Path | None = typer.Option(
+        None, "--from-workflow", metavar="FILE", exists=True, dir_okay=False,
+        help="ComfyUI: add the node packs a workflow needs (UI or API JSON, or a PNG/WebP "
+             "ComfyUI saved), found through the Comfy Registry; lists the models it names "
+             "that the store lacks."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --from-workflow: add without "
+                             "asking."),
+    json_out: bool = typer.Option(False, "--json", help="With --from-workflow: print the plan "
+                                  "(and what was added) as JSON."),
 ) -> None:
     """Add an extension to a web UI, pinned, with its requirements installed.
 
@@ -60,9 +73,15 @@ def add(
     date and cannot move the web UI's own pins. Then the web UI's loader runs headless: if the
     extension does not load, everything is rolled back (exit 5). All or nothing.
 
+    A Comfy Registry id installs that node pack's repository at the commit of the version
+    (newest active unless @VERSION), or the version's archive when the Registry ties it to
+    no commit.
+
     Examples:
       smx ext add animatediff --package a1111
       smx ext add https://github.com/Mikubill/sd-webui-controlnet --ref 56cec5b
+      smx ext add comfyui-animatediff-evolved@1.5.7 --package comfyui
+      smx ext add --from-workflow animation.json --yes
     """
     from smx.catalog.extensions import KNOWN_EXTENSIONS
     from smx.cli.state import locked_env, out
@@ -76,12 +95,39 @@ def add(
     )
     from smx.redact import redact
 
+    if from_workflow is not None:
+        if source is not None or ref is not None or name is not None:
+            raise UsageError("--from-workflow adds what the workflow needs; give no SOURCE, "
+                             "--ref or --name with it", hint="smx ext add --from-workflow FILE")
+        from smx.cli.ext_workflow import add_from_workflow
+
+        add_from_workflow(ctx, from_workflow, package, yes=yes, json_out=json_out)
+        return
+    if source is None:
+        raise UsageError("smx ext add needs a SOURCE (git URL, known name or Comfy Registry "
+                         "id) or --from-workflow FILE",
+                         hint="smx ext add comfyui-animatediff-evolved --package comfyui")
+    if json_out or yes:
+        raise UsageError("--json and --yes go with --from-workflow",
+                         hint="smx ext add --from-workflow FILE --yes --json")
     output = out(ctx)
     is_url = looks_like_git_url(source)
+    from smx.cli.ext_registry import add_registry, registry_ref
+
+    wanted = None if is_url or source in KNOWN_EXTENSIONS else registry_ref(source)
+    if wanted is not None:
+        if ref is not None:
+            raise UsageError("a Comfy Registry pack takes a version, not --ref",
+                             hint=f"smx ext add {wanted[0]}@1.2.3")
+        add_registry(ctx, wanted[0], wanted[1], package=package, name=name,
+                     allow_unsafe_pickle=allow_unsafe_pickle,
+                     allow_pin_change=allow_pin_change, keep_broken=keep_broken)
+        return
     if not is_url and source not in KNOWN_EXTENSIONS:
-        raise UsageError(f"{source!r} is neither a git URL nor a known extension",
-                         hint=f"known: {', '.join(KNOWN_EXTENSIONS)}; or give the repository "
-                              "URL (https://github.com/OWNER/REPO)", code="extension.unknown")
+        raise UsageError(f"{source!r} is neither a git URL, a known extension nor a Comfy "
+                         "Registry id", hint=f"known: {', '.join(KNOWN_EXTENSIONS)}; or give "
+                         "the repository URL (https://github.com/OWNER/REPO)",
+                         code="extension.unknown")
     key = name or (repo_folder(source) if is_url else source)
     if not NAME_RE.match(key):
         raise UsageError(f"invalid extension name {key!r}",
@@ -171,12 +217,15 @@ def list_extensions(
     for column in columns:
         table.add_column(column)
     for r in found:
-        cells = [r["name"], r["package"], _short(r["git"]) if r["git"] else "(built in)",
-                 (r["commit"] or "-")[:12], "yes" if r["enabled"] else "no", r["state"]]
+        source = f"registry {r['registry']} {r['version'] or ''}".rstrip() if r["registry"] \
+            else _short(r["git"]) if r["git"] else "(built in)"
+        pin = r["commit"] or (f"sha256:{r['archive_sha256']}" if r["archive_sha256"] else "-")
+        cells = [r["name"], r["package"], source, pin[:12], "yes" if r["enabled"] else "no",
+                 r["state"]]
         if check:
             avail = r["update_available"]
-            cells.append("-" if avail is None else (
-                f"yes ({(r['remote_commit'] or '')[:12]})" if avail else "no"))
+            newer = r.get("remote_version") or (r["remote_commit"] or "")[:12]
+            cells.append("-" if avail is None else f"yes ({newer})" if avail else "no")
         table.add_row(*cells)
     output.table(table)
 
@@ -214,6 +263,12 @@ def update(
         if not pairs:
             output.success("no extensions to update")
             return
+        if ref is not None and env.manifest.packages[pairs[0][0]].extensions[
+                pairs[0][1]].registry:
+            raise UsageError(f"{name} comes from the Comfy Registry: it takes a version, not a "
+                             "ref", hint=f"set version = \"1.2.3\" in its smx.toml entry, or "
+                                         f"run `smx ext update {name}` for the newest",
+                             code="registry.ref_not_version")
         before = {p: _locked_commit(env, *p) for p in pairs}
 
         def change(doc: Any) -> None:
@@ -339,26 +394,6 @@ def _toggle(ctx: typer.Context, name: str, package: str | None, enabled: bool,
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def _package(env: Env, name: str | None) -> PackageSpec:
-    from smx.errors import NotFound, UsageError
-
-    packages = env.manifest.packages
-    if name is not None:
-        if name not in packages:
-            known = ", ".join(packages) or "none"
-            raise NotFound(f"no package {name!r} in smx.toml (packages: {known})",
-                           hint="install it first: smx install " + name,
-                           code="extension.unknown_package")
-        return packages[name]
-    if len(packages) == 1:
-        return next(iter(packages.values()))
-    if not packages:
-        raise NotFound("smx.toml lists no packages to add extensions to",
-                       hint="install one first, e.g. `smx install a1111`",
-                       code="extension.no_package")
-    raise UsageError(f"smx.toml has {len(packages)} packages: {', '.join(packages)}",
-                     hint=f"name one with --package {next(iter(packages))}",
-                     code="extension.which_package")
 
 
 def _pairs(env: Env, name: str | None, package: str | None, *, allow_locked: bool = False
@@ -396,58 +431,11 @@ def _locked_commit(env: Env, package: str, name: str) -> str | None:
     return locked.commit if locked else None
 
 
-def _set_entry(doc: Any, package: str, name: str, fields: dict[str, Any] | None, *,
-               drop_none: bool = False) -> None:
-    """Add, change (``fields``; None values skipped, or with ``drop_none`` deleted) or delete
-    (``fields`` None) ``[packages.P.extensions] NAME = {…}``."""
-    from smx.environment.manifest import inline, table_for
-
-    table = table_for(doc, "packages", package, "extensions")
-    if fields is None:
-        if name in table:
-            del table[name]
-        return
-    if name not in table:
-        table[name] = inline(fields)
-        return
-    entry = table[name]
-    for key, value in fields.items():
-        if value is not None:
-            entry[key] = value
-        elif drop_none and key in entry:
-            del entry[key]
-
-
-def _sync(env: Env, output: Output, pairs: set[tuple[str, str]], change: Any, *,
-          extra: dict[str, Any] | None = None, keep_broken: bool = False) -> SyncResult:
-    """Edit smx.toml (written by the step that finishes the work), then sync those entries
-    and check that the package still loads; all or nothing."""
-    from smx.extensions.executor import ONLY
-    from smx.packages.pending import PENDING_KEY, PendingManifest
-    from smx.sync import SyncOptions
-    from smx.sync import sync as run_sync
-    from smx.transaction import env_transaction
-
-    with env_transaction(env):
-        pending = PendingManifest.prepare(env, change)
-        options = SyncOptions(areas={"extension"}, keep_broken=keep_broken,
-                              extra={PENDING_KEY: pending, ONLY: pairs, **(extra or {})})
-        result = run_sync(env, options, output.reporter())
-        pending.write()
-    return result
-
-
 def _short(url: str) -> str:
     from smx.redact import redact
 
     text = redact(url).removesuffix(".git")
     return text.split("github.com/", 1)[1] if "github.com/" in text else text
-
-
-def _show(path: Any) -> str:
-    from smx.packages.runner import show_path
-
-    return show_path(path)
 
 
 def register(app: typer.Typer) -> None:

@@ -43,6 +43,14 @@ def launch(
     dry_run: bool = typer.Option(False, "--dry-run",
                                  help="Check and show what would run; start nothing."),
     json_out: bool = typer.Option(False, "--json", help="With --dry-run: the plan as JSON."),
+    background: bool = typer.Option(
+        False, "--background", "-b",
+        help="Start it detached (log in Data/Logs/<name>.log) and return; see `smx ps`, "
+             "`smx logs`, `smx stop`."),
+    wait: bool = typer.Option(False, "--wait", help="With --background: return once its HTTP "
+                              "endpoint answers (an error if it exits first)."),
+    timeout: float = typer.Option(600.0, "--timeout", min=1, metavar="SECONDS",
+                                  help="With --wait: how long to wait for the endpoint."),
 ) -> None:
     """Start a web UI with its flags and the shared model folders.
 
@@ -50,7 +58,11 @@ def launch(
     Then prints the exact command and becomes the web UI (same process, same exit code).
     Arguments after -- go to the web UI untouched.
 
-    Examples: smx launch a1111 --share  |  smx launch comfyui -- --preview-method auto
+    With --background it runs detached instead, as a service: `smx ps` lists it, `smx logs`
+    shows its output, `smx stop` ends it.
+
+    Examples: smx launch a1111 --share  |  smx launch comfyui -- --preview-method auto  |
+    smx launch comfyui --background --wait
     """
     from smx.cli.state import open_env, out
     from smx.errors import UsageError
@@ -58,6 +70,9 @@ def launch(
     from smx.launch.preflight import run_preflight
 
     output = out(ctx, json_mode=json_out)
+    if wait and not background:
+        raise UsageError("--wait goes with --background",
+                         hint="smx launch --background --wait", code="launch.wait_needs_background")
     if json_out and not dry_run:
         raise UsageError("--json describes a launch without starting it",
                          hint="add --dry-run: smx launch --dry-run --json",
@@ -67,6 +82,10 @@ def launch(
                             extra=tuple(ctx.meta.get(_EXTRA, ())))
     env = open_env(ctx)
     plan = build_plan(env, request)
+    if background:  # before the port check: "already running" says more than "port busy"
+        from smx.launch.background import refuse_if_running
+
+        refuse_if_running(env.layout, plan.name)
     checks = run_preflight(env, plan)
 
     if json_out:
@@ -88,6 +107,11 @@ def launch(
         output.print(plan.command(), markup=False, emoji=False)
         return
 
+    if background:
+        from smx.cli.service import start_background
+
+        start_background(output, env, plan, wait=wait, timeout=timeout)
+        return
     from smx.launch.execute import prepare, start
 
     prepare(plan)

@@ -26,11 +26,24 @@ LOCK_VERSION = 1
 
 @dataclass
 class LockedExtension:
+    """A git extension: ``git`` + ``commit``. A Comfy Registry node pack also records
+    ``registry`` + ``version``, and either its repository at the version's commit (``git`` +
+    ``commit``) or, when the Registry ties the version to no commit, the SHA-256 of the
+    version's archive (``archive_sha256``; ``git`` and ``commit`` empty)."""
+
     name: str
-    git: str
-    commit: str
+    git: str = ""
+    commit: str = ""
     ref: str | None = None
     enabled: bool = True
+    registry: str | None = None
+    version: str | None = None
+    archive_sha256: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """What the folder on disk must match: the commit, or the archive's SHA-256."""
+        return self.commit or self.archive_sha256 or ""
 
 
 @dataclass
@@ -76,7 +89,7 @@ class Lock:
         import tomli_w
 
         data: dict[str, Any] = {"version": self.version}
-        data["packages"] = {name: _clean(asdict(pkg)) for name, pkg in
+        data["packages"] = {name: _package_table(pkg) for name, pkg in
                             sorted(self.packages.items())}
         data["models"] = {name: _clean(asdict(model)) for name, model in
                           sorted(self.models.items())}
@@ -99,6 +112,15 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
+
+
+def _package_table(pkg: LockedPackage) -> dict[str, Any]:
+    table: dict[str, Any] = _clean(asdict(pkg))
+    for entry in table.get("extensions", {}).values():
+        for key in ("git", "commit"):  # an archive-installed node pack has neither
+            if entry.get(key) == "":
+                del entry[key]
+    return table
 
 
 def _build(cls: type, name: str, raw: Any, path: Path, where: str) -> Any:

@@ -29,6 +29,9 @@ else:  # pragma: no cover - exercised on 3.10 only
 BACKENDS = ("auto", "cuda", "rocm", "cpu", "mps")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+# Comfy Registry node ids are the pyproject.toml [project] name, lowercased by the Registry
+REGISTRY_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+REGISTRY_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 
 DEFAULT_MANIFEST = """\
 # smx environment: what you want. smx makes the disk match it (`smx sync`).
@@ -51,11 +54,13 @@ index = "auto"            # auto (from the backend) | a wheel-index URL | "pip" 
 @dataclass
 class ExtensionSpec:
     name: str
-    git: str | None = None  # None: a known extension, resolved from the catalog per package kind
+    git: str | None = None  # None: a known extension (catalog) or a Comfy Registry id
     ref: str | None = None
     enabled: bool = True
     # let this extension move the package's protected pins (smx.packages.protect)
     allow_pin_change: bool = False
+    registry: str | None = None  # a Comfy Registry node id (ComfyUI custom nodes)
+    version: str | None = None  # its Registry version; None = the newest active one
 
 
 @dataclass
@@ -94,6 +99,7 @@ class TorchSettings:
 class SourceSettings:
     civitai: str | None = None
     huggingface: str | None = None
+    comfy_registry: str | None = None  # the Comfy Registry API (mirrors, tests)
 
 
 @dataclass
@@ -240,10 +246,11 @@ def parse_text(path: Path, text: str) -> Manifest:
                          hint='use "auto", "pip" or a wheel-index URL')
 
     src_t = check.table(data.get("sources", {}), ("sources",))
-    check.keys(src_t, ("sources",), ("civitai", "huggingface"))
+    check.keys(src_t, ("sources",), ("civitai", "huggingface", "comfy-registry"))
     sources = SourceSettings(
         civitai=check.string(src_t, ("sources",), "civitai"),
         huggingface=check.string(src_t, ("sources",), "huggingface"),
+        comfy_registry=check.string(src_t, ("sources",), "comfy-registry"),
     )
 
     launch_t = check.table(data.get("launch", {}), ("launch",))
@@ -278,14 +285,9 @@ def parse_text(path: Path, text: str) -> Manifest:
             ekp = (*kp, "extensions", ename)
             check.name(ename, ekp)
             etable = check.table(eraw, ekp)
-            check.keys(etable, ekp, ("git", "ref", "enabled", "allow-pin-change"))
-            extensions[ename] = ExtensionSpec(
-                name=ename,
-                git=check.string(etable, ekp, "git"),
-                ref=check.string(etable, ekp, "ref"),
-                enabled=check.boolean(etable, ekp, "enabled", True),
-                allow_pin_change=check.boolean(etable, ekp, "allow-pin-change", False),
-            )
+            check.keys(etable, ekp, ("git", "ref", "enabled", "allow-pin-change", "registry",
+                                     "version"))
+            extensions[ename] = _extension(check, ename, etable, ekp)
         as_of = check.string(table, kp, "resolve-as-of")
         if as_of is not None:
             from smx.packages.asof import parse_setting
@@ -351,6 +353,37 @@ def parse_text(path: Path, text: str) -> Manifest:
         )
     return Manifest(path=path, name=name, torch=torch, sources=sources, launch=launch,
                     packages=packages, models=models)
+
+
+def _extension(check: _Checker, name: str, table: dict[str, Any], kp: KeyPath) -> ExtensionSpec:
+    spec = ExtensionSpec(
+        name=name,
+        git=check.string(table, kp, "git"),
+        ref=check.string(table, kp, "ref"),
+        enabled=check.boolean(table, kp, "enabled", True),
+        allow_pin_change=check.boolean(table, kp, "allow-pin-change", False),
+        registry=check.string(table, kp, "registry"),
+        version=check.string(table, kp, "version"),
+    )
+    if spec.registry is not None:
+        if spec.git is not None:
+            raise check.fail((*kp, "registry"), f"{_dotted(kp)} has both git and registry",
+                             hint="keep one: registry = \"<id>\" (Comfy Registry) or "
+                                  "git = \"<url>\"")
+        if spec.ref is not None:
+            raise check.fail((*kp, "ref"), f"{_dotted((*kp, 'ref'))}: a Registry node pack "
+                             "takes a version, not a ref", hint='version = "1.2.3"')
+        if not REGISTRY_ID_RE.match(spec.registry):
+            raise check.fail((*kp, "registry"), f"{spec.registry!r} is not a Comfy Registry id",
+                             hint="ids are lowercase letters, digits, '-', '_' and '.', e.g. "
+                                  "comfyui-animatediff-evolved")
+        if spec.version is not None and not REGISTRY_VERSION_RE.match(spec.version):
+            raise check.fail((*kp, "version"), f"{spec.version!r} is not a Registry version",
+                             hint="versions are semantic versions, e.g. 1.5.7")
+    elif spec.version is not None:
+        raise check.fail((*kp, "version"), f"{_dotted((*kp, 'version'))} needs registry",
+                         hint="a git extension takes ref = \"<tag, branch or commit>\"")
+    return spec
 
 
 _POS_RE = re.compile(r"\(at line (\d+), column (\d+)\)")

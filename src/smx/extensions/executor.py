@@ -33,7 +33,7 @@ from smx.errors import ConfigError
 from smx.extensions import models as ext_models
 from smx.extensions import toggle
 from smx.extensions.installer import ExtensionInstaller
-from smx.extensions.targets import ExtTarget, repo_folder, resolve
+from smx.extensions.targets import ExtTarget, locked_folder, present_identity, resolve
 from smx.packages import git
 from smx.packages.checking import guard_extension
 from smx.packages.installer import is_installed
@@ -87,31 +87,49 @@ class ExtensionExecutor:
             options.extra[_WARNED].add((pname, name))
             ctx.reporter.warn(f"{pname}: {target.catalog.title} never loads {target.folder} "
                               f"({target.never_loaded}); `smx ext remove {name}` drops it")
-        same = locked is not None and locked.git == target.locked_git and \
-            locked.ref == target.ref
+        same = locked is not None and _same_source(target, locked)
         where = f"{pname}/{target.catalog.extensions_dir}/{target.folder}"
         if options.frozen and (locked is None or not same):
             what = "has no entry" if locked is None else "disagrees with smx.toml"
             raise ConfigError(f"smx.lock {what} for extension {name!r} of {pname}",
                               hint="run `smx sync` (without --frozen) to update smx.lock, "
                                    "then commit both files")
-        if locked is None:
+        if target.registry is not None:
+            wanted = target.version or "newest active version"
+            if locked is None:
+                return Step("extension", name, "install",
+                            f"Comfy Registry {target.registry} {wanted} -> {where}",
+                            run=_install_registry(target), package=pname)
+            if not same and not options.frozen:
+                return Step("extension", name, "update",
+                            f"{locked.registry} {locked.version} -> {target.registry} "
+                            f"{wanted}", run=_install_registry(target), package=pname)
+        elif locked is None:
             return Step("extension", name, "install",
                         f"{target.locked_git} @ {target.want_ref} -> {where}",
                         run=_install(target), package=pname)
-        if not same and not options.frozen:
+        elif not same and not options.frozen:
             return Step("extension", name, "update",
                         f"{locked.ref or locked.commit[:12]} -> {target.want_ref}",
                         run=_update(target), package=pname)
+        assert locked is not None
         present = target.present_dir(layout)
-        if not package_ready or present is None or git.head_commit(present) != locked.commit:
+        if not package_ready or present is None or present_identity(present) != \
+                locked.identity:
             why = "the package is (re)installed" if not package_ready else "repair"
-            return Step("extension", name, "install", f"{locked.commit[:12]} ({why})",
-                        run=_install(target, commit=locked.commit), package=pname)
+            pinned = f"{locked.version} " if locked.version else ""
+            run = _install_registry(target) if target.registry is not None else \
+                _install(target, commit=locked.commit)
+            return Step("extension", name, "install",
+                        f"{pinned}{locked.identity[:12]} ({why})", run=run, package=pname)
         # `smx ext update` names pairs; an unscoped upgrade of everything includes extensions
         wants = not options.frozen and ((pname, name) in options.extra.get(UPGRADE, ())
                                         or options.upgrade == set())
-        if wants:
+        if wants and target.registry is not None:
+            step = _registry_upgrade(ctx, target, locked)
+            if step is not None:
+                return step
+        elif wants:
             assert target.git_url is not None
             resolved = git.resolve(target.git_url, target.want_ref, cwd=present)
             if resolved.commit is None or resolved.commit != locked.commit:
@@ -151,10 +169,31 @@ class ExtensionExecutor:
 
 
 def _folder_of(locked: LockedExtension) -> str:
-    try:
-        return repo_folder(locked.git)
-    except Exception:
-        return locked.name
+    return locked_folder(locked)
+
+
+def _same_source(target: ExtTarget, locked: LockedExtension) -> bool:
+    """Does the lock entry still pin what smx.toml asks for (before any upgrade)?"""
+    if target.registry is not None:
+        return locked.registry == target.registry and target.version in (None, locked.version)
+    return not locked.registry and locked.git == target.locked_git and locked.ref == target.ref
+
+
+def _registry_upgrade(ctx: SyncContext, target: ExtTarget, locked: LockedExtension
+                      ) -> Step | None:
+    """A Registry pack whose version smx.toml leaves open: is there a newer active one?"""
+    if target.version is not None:
+        return None
+    from smx.extensions import registry
+
+    with registry.client(ctx.env.manifest.sources) as client:
+        node = client.node(target.registry or "")
+        newest = registry.choose(node, client.versions(node.id), None)
+    if newest.version == locked.version:
+        return None
+    return Step("extension", target.name, "update",
+                f"{target.registry}: {locked.version} -> {newest.version}",
+                run=_install_registry(target, upgrade=True), package=target.package)
 
 
 def _outcome(ctx: SyncContext, target: ExtTarget, action: str) -> None:
@@ -176,6 +215,22 @@ def _install(target: ExtTarget, *, commit: str | None = None) -> Callable[[SyncC
                                frozen=ctx.options.frozen).install(target, commit=commit)
         _write_pending(ctx)
         _outcome(ctx, target, "installed")
+
+    return run
+
+
+def _install_registry(target: ExtTarget, *, upgrade: bool = False
+                      ) -> Callable[[SyncContext], None]:
+    def run(ctx: SyncContext) -> None:
+        from smx.extensions import registry_install
+
+        pkg = ctx.env.lock.packages.get(target.package)
+        locked = pkg.extensions.get(target.name) if pkg else None
+        with _guard(ctx, target):
+            registry_install.install(ctx.env, target, locked=locked, upgrade=upgrade,
+                                     reporter=ctx.reporter, frozen=ctx.options.frozen)
+        _write_pending(ctx)
+        _outcome(ctx, target, "installed" if locked is None else "updated")
 
     return run
 

@@ -133,14 +133,15 @@ class ExtensionInstaller:
         return self._record(target, head, pkg_locked, changed, resolver)
 
     # -- update ----------------------------------------------------------------------------
-    def update(self, target: ExtTarget, locked: LockedExtension) -> LockedExtension:
-        """Move to what the ref names now; requirements again; any failure puts the previous
-        commit and venv back."""
+    def update(self, target: ExtTarget, locked: LockedExtension, *, commit: str | None = None
+               ) -> LockedExtension:
+        """Move to ``commit``, else to what the ref names now; requirements again; any failure
+        puts the previous commit and venv back."""
         layout = self.layout
         pkg_locked = self._package(target)
         present = target.present_dir(layout)
         if present is None or git.git_dir(present) is None:
-            return self.install(target)
+            return self.install(target, commit=commit)
         assert target.git_url is not None
         if git.is_dirty(present):
             files = git.changed_files(present)
@@ -151,9 +152,10 @@ class ExtensionInstaller:
                      f"`git -C {show_path(present)} checkout -- .`; then run the command again",
                 code="extension.dirty")
         recover_venv(layout, target.package)
+        wanted = commit or target.want_ref
         with self.reporter.task(f"{target.package}/{target.folder}: update to "
-                                f"{target.want_ref}"):
-            head = self._checkout(target, present, target.want_ref, force=False)
+                                f"{wanted[:12] if commit else wanted}"):
+            head = self._checkout(target, present, wanted, force=False)
         try:
             changed = False
             resolver = self._resolver(target, pkg_locked)
@@ -166,6 +168,60 @@ class ExtensionInstaller:
             raise
         self._after(target, present)
         return self._record(target, head, pkg_locked, changed, resolver)
+
+    # -- a Comfy Registry archive -----------------------------------------------------------
+    def install_archive(self, target: ExtTarget, url: str, *,
+                        expected_sha256: str | None = None) -> LockedExtension:
+        """Install a Registry version from its archive (smx.extensions.archive): download,
+        check against ``expected_sha256`` (smx.lock), unpack beside the package, then the same
+        steps as a clone; a failure puts the previous folder and venv back."""
+        from smx.extensions import archive
+
+        layout = self.layout
+        pkg_locked = self._package(target)
+        recover_venv(layout, target.package)
+        present = target.present_dir(layout)
+        if present is not None and git.git_dir(present) is None and \
+                archive.unpacked_sha256(present) is None:
+            raise UsageError(f"{show_path(present)} already exists and smx did not put it there",
+                             hint="move it away (or remove it) and run the command again",
+                             code="extension.exists")
+        what = f"{target.registry} {target.version}"
+        staging = staging_dir(layout, target.package, target.folder)
+        download = layout.downloads / f"registry-{target.folder}-{target.version}.zip"
+        try:
+            got = archive.download(url, download, what=what, reporter=self.reporter)
+            archive.check_sha256(got, expected_sha256, what)
+            with self.reporter.task(f"{target.package}/{target.folder}: unpack {what}"):
+                archive.unpack(got.path, staging, got.sha256, what=what)
+            check_shape(staging, target.catalog.extension_style, target.catalog.title, what)
+        except BaseException:
+            _rmtree_quiet(staging)
+            _rmdir_empty(staging.parent)
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                download.unlink()
+        final = present or target.enabled_dir(layout)
+        aside = trash_dir(layout, target.package, target.folder)
+        if present is not None:
+            _rmtree_quiet(aside)
+            os.replace(present, aside)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, final)
+        _rmdir_empty(staging.parent)
+        try:
+            resolver = self._resolver(target, pkg_locked)
+            changed = self._requirements(target, final, resolver)
+        except BaseException:
+            _rmtree_quiet(final)
+            if present is not None:
+                os.replace(aside, present)
+            raise
+        _rmtree_quiet(aside)
+        self._after(target, final)
+        return self._record(target, "", pkg_locked, changed, resolver,
+                            archive_sha256=got.sha256)
 
     # -- remove ----------------------------------------------------------------------------
     def remove(self, package: str, name: str, folder: str, style: str) -> Path | None:
@@ -364,16 +420,19 @@ class ExtensionInstaller:
         if target.catalog.extension_style == "comfyui":
             problem = unmet_comfyui_requirement(present, checkout)
             if problem:
+                older = f"`smx ext add {target.registry}@VERSION`" if target.registry else \
+                    "--ref"
                 self.reporter.warn(f"{target.name} may not load in {target.package}: {problem}; "
                                    f"update the package (`smx update {target.package} --ref "
-                                   f"…`) or pin an older {target.name} with --ref")
+                                   f"…`) or pin an older {target.name} with {older}")
         for message in ext_models.apply(layout, target.catalog, checkout,
                                         target.enabled_dir(layout), target.variant):
             self.reporter.info(f"{target.name}: {message}")
         toggle.set_enabled(layout, target, target.spec.enabled)
 
     def _record(self, target: ExtTarget, head: str, pkg_locked: LockedPackage,
-                venv_changed: bool, resolver: VenvResolver) -> LockedExtension:
+                venv_changed: bool, resolver: VenvResolver, *,
+                archive_sha256: str | None = None) -> LockedExtension:
         if resolver.date is not None:
             pkg_locked.resolved_as_of = resolver.date.stamp
         if venv_changed:
@@ -393,7 +452,9 @@ class ExtensionInstaller:
                                         self.layout.package_dir(target.package),
                                         target.catalog, pkg_locked.freeze))
         locked = LockedExtension(name=target.name, git=target.locked_git, commit=head,
-                                 ref=target.ref, enabled=target.spec.enabled)
+                                 ref=target.ref, enabled=target.spec.enabled,
+                                 registry=target.registry, version=target.version,
+                                 archive_sha256=archive_sha256)
         pkg_locked.extensions[target.name] = locked
         return locked
 

@@ -12,7 +12,7 @@ from smx.environment.env import Env
 from smx.environment.manifest import ExtensionSpec
 from smx.errors import SmxError
 from smx.extensions import toggle
-from smx.extensions.targets import ExtTarget, resolve
+from smx.extensions.targets import ExtTarget, present_identity, resolve
 from smx.packages import git
 
 
@@ -27,7 +27,9 @@ def rows(env: Env, *, package: str | None = None, check: bool = False) -> list[d
             found.append(_row(env, resolve(pkg, spec), locked_exts.get(ename), check))
         for ename in sorted(set(locked_exts) - set(pkg.extensions)):
             gone = locked_exts[ename]
-            target = resolve(pkg, ExtensionSpec(name=ename, git=gone.git, ref=gone.ref))
+            spec = ExtensionSpec(name=ename, registry=gone.registry) if gone.registry else \
+                ExtensionSpec(name=ename, git=gone.git, ref=gone.ref)
+            target = resolve(pkg, spec)
             row = _row(env, target, gone, check=False)
             row["state"] = "not in smx.toml (removed by the next sync)"
             found.append(row)
@@ -38,11 +40,12 @@ def _row(env: Env, target: ExtTarget, locked: Any, check: bool) -> dict[str, Any
     layout = env.layout
     present = None if target.builtin else target.present_dir(layout)
     head = git.head_commit(present) if present is not None else None
+    identity = present_identity(present) if present is not None else None
     if target.builtin:
         state = "built in"
     elif locked is None:
         state = "not installed"
-    elif head != locked.commit:
+    elif identity != locked.identity:
         state = "differs from smx.lock (run `smx sync`)"
     else:
         state = "installed"
@@ -54,9 +57,12 @@ def _row(env: Env, target: ExtTarget, locked: Any, check: bool) -> dict[str, Any
     row: dict[str, Any] = {
         "name": target.name,
         "package": target.package,
-        "git": target.locked_git or None,
+        "git": (locked.git if locked is not None else target.locked_git) or None,
         "ref": target.ref,
-        "commit": locked.commit if locked is not None else head,
+        "registry": target.registry,
+        "version": (locked.version if locked is not None else None) or target.version,
+        "archive_sha256": locked.archive_sha256 if locked is not None else None,
+        "commit": (locked.commit or None) if locked is not None else head,
         "checkout": head,
         "enabled": enabled,
         "builtin": target.builtin,
@@ -65,7 +71,9 @@ def _row(env: Env, target: ExtTarget, locked: Any, check: bool) -> dict[str, Any
         "update_available": None,
         "remote_commit": None,
     }
-    if check and not target.builtin and target.git_url:
+    if check and target.registry is not None:
+        _check_registry(env, target, row)
+    elif check and not target.builtin and target.git_url:
         try:
             resolved = git.resolve(target.git_url, target.want_ref, cwd=present)
         except SmxError as exc:
@@ -76,3 +84,19 @@ def _row(env: Env, target: ExtTarget, locked: Any, check: bool) -> dict[str, Any
                 row["update_available"] = resolved.commit != row["commit"]
     return row
 
+
+
+def _check_registry(env: Env, target: ExtTarget, row: dict[str, Any]) -> None:
+    """--check for a Registry pack: the newest active version (when smx.toml leaves it open)."""
+    from smx.extensions import registry
+
+    try:
+        with registry.client(env.manifest.sources) as client:
+            node = client.node(target.registry or "")
+            newest = registry.choose(node, client.versions(node.id), None)
+    except SmxError as exc:
+        row["check_error"] = exc.message
+        return
+    row["remote_version"] = newest.version
+    if row["version"] is not None:
+        row["update_available"] = target.version is None and newest.version != row["version"]

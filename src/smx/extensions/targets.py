@@ -1,8 +1,11 @@
 """One ``[packages.P.extensions.NAME]`` entry, resolved: which repository, which ref, which folder.
 
-``git`` given: that repository (a known one still brings its model wiring). ``git`` absent: the
-name must be a known extension (catalog.extensions), resolved for the package's kind; a variant
-without a repository is built into the package and is never cloned.
+``git`` given: that repository (a known one still brings its model wiring). ``registry`` given
+(ComfyUI only): a Comfy Registry node pack, in a folder named by its id (as ComfyUI-Manager
+installs Registry packs); which repository and commit, or which archive, is only known after
+asking the Registry (smx.extensions.registry_source). Neither: the name must be a known
+extension (catalog.extensions), resolved for the package's kind; a variant without a repository
+is built into the package and is never cloned.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from smx.catalog.extensions import (
 )
 from smx.catalog.packages import CatalogPackage, get_package
 from smx.environment.layout import EnvLayout
+from smx.environment.lock import LockedExtension
 from smx.environment.manifest import ExtensionSpec, PackageSpec
 from smx.errors import ConfigError, UsageError
 from smx.redact import redact
@@ -40,10 +44,13 @@ class ExtTarget:
     known: KnownExtension | None
     variant: ExtensionVariant | None
     never_loaded: str | None = None  # why the package never loads this folder, if it does not
+    registry: str | None = None  # Comfy Registry node id
+    # the Registry version: smx.toml's (None = newest active); once resolved, the one picked
+    version: str | None = None
 
     @property
     def builtin(self) -> bool:
-        return self.git_url is None
+        return self.git_url is None and self.registry is None
 
     @property
     def want_ref(self) -> str:
@@ -96,6 +103,15 @@ def resolve(pkg: PackageSpec, spec: ExtensionSpec) -> ExtTarget:
                           hint="remove the entry", code="extension.unsupported")
     known: KnownExtension | None
     variant: ExtensionVariant | None
+    if spec.registry:
+        if catalog.extension_style != "comfyui":
+            raise ConfigError(f"{where}: Comfy Registry node packs are ComfyUI custom nodes; "
+                              f"{catalog.title} cannot load them",
+                              hint="add it to a ComfyUI package, or give a git URL",
+                              code="extension.registry_not_comfyui")
+        return ExtTarget(package=pkg.name, catalog=catalog, name=spec.name, spec=spec,
+                         git_url=None, ref=None, folder=spec.registry, known=None,
+                         variant=None, registry=spec.registry, version=spec.version)
     if spec.git:
         found = known_by_url(spec.git, catalog.name)
         known, variant = found if found else (None, None)
@@ -120,6 +136,36 @@ def resolve(pkg: PackageSpec, spec: ExtensionSpec) -> ExtTarget:
     never = NEVER_LOADED.get(catalog.name, {}).get(folder) if url else None
     return ExtTarget(package=pkg.name, catalog=catalog, name=spec.name, spec=spec, git_url=url,
                      ref=ref, folder=folder, known=known, variant=variant, never_loaded=never)
+
+
+def with_source(target: ExtTarget, *, git_url: str | None, version: str) -> ExtTarget:
+    """A Registry target once the Registry has answered: its repository (None: an archive)
+    and the version picked. A known repository brings its catalog wiring."""
+    import dataclasses
+
+    found = known_by_url(git_url, target.catalog.name) if git_url else None
+    known, variant = found if found else (None, None)
+    return dataclasses.replace(target, git_url=git_url, version=version, known=known,
+                               variant=variant)
+
+
+def locked_folder(locked: LockedExtension) -> str:
+    """The folder a lock entry's extension lives in (a Registry pack: its id)."""
+    if locked.registry:
+        return locked.registry
+    try:
+        return repo_folder(locked.git)
+    except UsageError:
+        return locked.name
+
+
+def present_identity(path: Path) -> str | None:
+    """What is in an extension folder: its checked-out commit, or the SHA-256 of the archive
+    it was unpacked from (smx.extensions.archive); None when neither can be told."""
+    from smx.extensions.archive import unpacked_sha256
+    from smx.packages import git
+
+    return git.head_commit(path) or unpacked_sha256(path)
 
 
 def refuse_never_loaded(target: ExtTarget) -> None:

@@ -3,6 +3,7 @@
 It records how it was started (argv, environment, working folder, PID, interpreter) as JSON to
 the file named by SMX_TEST_RECORD, then exits with SMX_TEST_EXIT (default 0), or, with
 SMX_TEST_SERVE=1, serves that record over HTTP on 127.0.0.1:<--port> until GET /shutdown.
+SMX_TEST_IGNORE_TERM=1 makes it ignore SIGTERM (a UI that hangs on shutdown).
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 
 def main() -> None:
+    if os.environ.get("SMX_TEST_IGNORE_TERM"):
+        import signal
+
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     record = {
         "argv": sys.argv,
         "executable": sys.executable,
@@ -30,7 +35,10 @@ def main() -> None:
         os.replace(target + ".tmp", target)
     if os.environ.get("SMX_TEST_SERVE"):
         serve(record)
-    sys.exit(int(os.environ.get("SMX_TEST_EXIT", "0")))
+    code = int(os.environ.get("SMX_TEST_EXIT", "0"))
+    if code:
+        print(f"testui: failing on purpose with exit code {code}", file=sys.stderr, flush=True)
+    sys.exit(code)
 
 
 def serve(record: dict[str, object]) -> None:
