@@ -183,6 +183,19 @@ class _Checker:
                             f"expected a table of strings for {_dotted((*key_path, key))}")
         return dict(value)
 
+    def git(self, table: dict[str, Any], key_path: KeyPath, key: str) -> str | None:
+        """A git URL (``key == "git"``) or ref, refused as smx.gitcheck says, at its position."""
+        from smx.gitcheck import REF_HINT, URL_HINT, ref_problem, url_problem
+
+        value = self.string(table, key_path, key)
+        if value is None:
+            return None
+        why = url_problem(value) if key == "git" else ref_problem(value)
+        if why is not None:
+            raise self.fail((*key_path, key), f"{_dotted((*key_path, key))} is refused: {why}",
+                            hint=URL_HINT if key == "git" else REF_HINT)
+        return value
+
     def name(self, name: str, key_path: KeyPath) -> None:
         if not NAME_RE.match(name):
             raise self.fail(key_path, f"invalid name {name!r} in {_dotted(key_path[:-1])}",
@@ -281,8 +294,8 @@ def parse_text(path: Path, text: str) -> Manifest:
             check.keys(etable, ekp, ("git", "ref", "enabled", "allow-pin-change"))
             extensions[ename] = ExtensionSpec(
                 name=ename,
-                git=check.string(etable, ekp, "git"),
-                ref=check.string(etable, ekp, "ref"),
+                git=check.git(etable, ekp, "git"),
+                ref=check.git(etable, ekp, "ref"),
                 enabled=check.boolean(etable, ekp, "enabled", True),
                 allow_pin_change=check.boolean(etable, ekp, "allow-pin-change", False),
             )
@@ -301,8 +314,8 @@ def parse_text(path: Path, text: str) -> Manifest:
         packages[pname] = PackageSpec(
             name=pname,
             source=source,
-            git=check.string(table, kp, "git"),
-            ref=check.string(table, kp, "ref"),
+            git=check.git(table, kp, "git"),
+            ref=check.git(table, kp, "ref"),
             python=check.string(table, kp, "python"),
             backend=check.string(table, kp, "backend", choices=BACKENDS),
             args=check.string_list(table, kp, "args"),

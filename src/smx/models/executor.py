@@ -200,7 +200,8 @@ def check_local(ctx: SyncContext, *, name: str) -> None:
     if kind is None or kind not in KINDS_BY_NAME:
         raise ConfigError(f"models.{name}: {ref.folder!r} is not a store folder smx knows",
                           hint="add kind = \"...\" to the entry")
-    path = env.layout.models / ref.path
+    path = env.layout.inside(env.layout.models / ref.path, env.layout.models,
+                             what="local: model file")
     if not path.is_file():
         raise NotFound(f"model {name} ({spec.source}) is not in the store: {path}",
                        hint="local: models exist only on disk and cannot be downloaded; copy "
