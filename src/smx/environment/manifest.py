@@ -425,13 +425,16 @@ class ManifestEditor:
 
 
 def table_for(doc: Any, *keys: str) -> Any:
-    """Get or create the (super)table ``keys`` in a tomlkit document."""
+    """Get or create the (super)table ``keys`` in a tomlkit document. Inside an inline table
+    (``a1111 = { source = "a1111" }``) a new table is inline too: TOML allows nothing else."""
     import tomlkit
+    from tomlkit.items import InlineTable
 
     node = doc
     for key in keys:
         if key not in node:
-            node[key] = tomlkit.table(is_super_table=False)
+            node[key] = tomlkit.inline_table() if isinstance(node, InlineTable) \
+                else tomlkit.table(is_super_table=False)
         node = node[key]
     return node
 
