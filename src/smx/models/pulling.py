@@ -22,7 +22,7 @@ from smx.models.executor import (
 )
 from smx.models.kinds import base_family, family_from_filename
 from smx.models.refs import parse_model_ref
-from smx.models.settings import services
+from smx.models.settings import shared
 from smx.models.sources import ResolvedFile, from_lock, resolve
 from smx.sync import SyncContext
 
@@ -36,7 +36,7 @@ class Puller:
         self.locked = ctx.env.lock.models.get(name)
         self.extra = ctx.options.extra
         self.reporter = ctx.reporter
-        self.services = services(ctx.env.manifest.sources)
+        self.services = shared(ctx.options.extra, ctx.env.manifest.sources, ctx.reporter.warn)
         self.warnings: list[str] = []
 
     # --- which file --------------------------------------------------------------------------
