@@ -11,9 +11,11 @@ here. Unknown keys are ignored (a newer smx may add some; ``version`` guards the
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import types
+from collections.abc import Callable
 from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -59,7 +61,7 @@ class LockChecker:
               skip: tuple[str, ...] = ()) -> Any:
         """``cls(name=name, **raw)`` after checking each known key against its annotation."""
         table = self.table(raw, key_path)
-        hints = get_type_hints(cls, vars(sys.modules[cls.__module__]))
+        hints = _hints(cls)
         kwargs: dict[str, Any] = {"name": name}
         for fld in fields(cls):
             if fld.name == "name" or fld.name in skip:
@@ -80,6 +82,11 @@ class LockChecker:
             raise self.fail(key_path, message)
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls, vars(sys.modules[cls.__module__]))
+
+
 def _dotted(path: KeyPath) -> str:
     return ".".join(path)
 
@@ -92,28 +99,41 @@ def _union_args(hint: Any) -> tuple[Any, ...] | None:
 
 
 def _matches(value: Any, hint: Any) -> bool:
+    return _test(hint)(value)
+
+
+@functools.cache
+def _test(hint: Any) -> Callable[[Any], bool]:
+    """A check of a value against ``hint``, built once per annotation (a lock is read by every
+    command: its thousands of freeze lines must cost a type test each, nothing more)."""
     if hint is Any:
-        return True
+        return lambda value: True
     options = _union_args(hint)
     if options is not None:
-        return any(_matches(value, option) for option in options)
+        tests = [_test(option) for option in options]
+        return lambda value: any(test(value) for test in tests)
     if hint is type(None):
-        return value is None
+        return lambda value: value is None
     origin, args = get_origin(hint), get_args(hint)
     if origin is list:
-        return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
+        item = args[0]
+        if item in (str, bool):
+            return lambda value: isinstance(value, list) and all(isinstance(v, item)
+                                                                  for v in value)
+        test = _test(item)
+        return lambda value: isinstance(value, list) and all(test(v) for v in value)
     if origin is dict:
         if is_dataclass(args[1]):
-            return isinstance(value, dict)  # nested entries: built and checked by the caller
-        return isinstance(value, dict) and all(isinstance(k, str) and _matches(v, args[1])
-                                               for k, v in value.items())
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+            return lambda value: isinstance(value, dict)  # entries: built by the caller
+        test = _test(args[1])
+        return lambda value: isinstance(value, dict) and all(
+            isinstance(k, str) and test(v) for k, v in value.items())
+    if hint in (int, float):
+        kinds = (int,) if hint is int else (int, float)
+        return lambda value: isinstance(value, kinds) and not isinstance(value, bool)
     if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True  # a typing form this checker does not know: the dataclass takes it as is
+        return lambda value: isinstance(value, hint)
+    return lambda value: True  # a typing form this checker does not know: taken as is
 
 
 _NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
