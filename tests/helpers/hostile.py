@@ -35,10 +35,11 @@ def k(n: int) -> bytes:
     return b"K" + bytes([n])
 
 
-def tensor(key: str) -> bytes:
+def tensor(key: str, storage_type: tuple[str, str] = ("torch", "FloatStorage")) -> bytes:
     """One ``key: tensor`` item the way torch.save writes it: a storage by persistent id,
-    rebuilt by torch._utils._rebuild_tensor_v2 (SETITEM into the dict below it)."""
-    storage = MARK + u("storage") + g("torch", "FloatStorage") + u(key) + u("cpu") + k(4) \
+    rebuilt by torch._utils._rebuild_tensor_v2 (SETITEM into the dict below it). torch 2.13
+    names float8 storages torch.storage.UntypedStorage."""
+    storage = MARK + u("storage") + g(*storage_type) + u(key) + u("cpu") + k(4) \
         + TUPLE + BINPERSID
     hooks = g("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE
     args = MARK + storage + k(0) + MARK + k(4) + TUPLE + MARK + k(1) + TUPLE + NEWFALSE \
@@ -46,11 +47,13 @@ def tensor(key: str) -> bytes:
     return u(key) + g("torch._utils", "_rebuild_tensor_v2") + args + REDUCE + SETITEM
 
 
-def state_dict_pickle(*keys: str) -> bytes:
+def state_dict_pickle(*keys: str, float8: bool = False) -> bytes:
     """A clean torch state dict: OrderedDict of tensors."""
     body = g("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE
     for key in keys or ("weight",):
         body += tensor(key)
+    if float8:
+        body += tensor("f8", ("torch.storage", "UntypedStorage"))
     return PROTO2 + body + STOP
 
 

@@ -62,6 +62,7 @@ HOSTILE = {
 CLEAN = {
     "state.ckpt": checkpoint(state_dict_pickle("model.diffusion_model.w", "first_stage.w")),
     "state.pt2": torch_zip({"archive/data.pkl": state_dict_pickle()}),
+    "float8.pt": checkpoint(state_dict_pickle("w", float8=True)),
     "legacy.pt": legacy_torch(state_dict_pickle(), raw=b"\x80\x02garbage-is-storage-data"),
     "plain.bin": pickle.dumps({"step": 3, "names": ["a", "b"], "w": [0.5] * 8}, protocol=2),
     "lightning.ckpt": checkpoint(PROTO2 + b"c" + b"pytorch_lightning.callbacks.model_checkpoint"

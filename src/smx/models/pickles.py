@@ -67,6 +67,7 @@ ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset({
     *(("torch._utils", name) for name in _TORCH_REBUILD),
     ("torch._tensor", "_rebuild_from_type"), ("torch._tensor", "_rebuild_from_type_v2"),
     *(("torch", name) for name in _TORCH_STORAGES + _TORCH_DTYPES + _TORCH_OTHER),
+    ("torch.storage", "UntypedStorage"), ("torch.storage", "TypedStorage"),  # e.g. float8
     ("torch.nn.parameter", "Parameter"),
     ("torch.nn.modules.container", "ParameterDict"),
     ("torch.serialization", "_get_layout"),
