@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smx.environment.names import is_store_filename
 from smx.environment.tomlpos import KeyPath, locate
 from smx.errors import ConfigError, SmxError
 from smx.fsutil import atomic_write_text
@@ -349,11 +350,11 @@ def parse_text(path: Path, text: str) -> Manifest:
             raise check.fail((*kp, "sha256"), f"{_dotted((*kp, 'sha256'))} is not a SHA-256",
                              hint="64 hexadecimal characters")
         filename = check.string(table, kp, "filename")
-        if filename is not None and (
-            "/" in filename or "\\" in filename or filename.startswith(".") or not filename
-        ):
+        if filename is not None and not is_store_filename(filename):
+            # the rule smx.lock and names from servers follow (environment/names.py)
             raise check.fail((*kp, "filename"), f"{_dotted((*kp, 'filename'))} must be a plain "
-                             "file name", hint="no folders, no leading dot")
+                             "file name", hint="no folders, no leading dot, none of <>:\"|?*, "
+                                               "no control characters")
         models[mname] = ModelSpec(
             name=mname,
             source=source,
