@@ -205,3 +205,16 @@ def test_a_verdict_is_cached_by_sha256_so_the_same_bytes_are_walked_once(
     third = smx("--env", str(env_dir), "model", "pull", second, "--kind", "lora", "--name",
                 "third")
     assert third.exit_code != 0 and "scanned twice" in third.output
+
+
+def test_registering_a_local_file_scans_it_first(env_dir: Path, smx) -> None:
+    (env_dir / "Data/Models/Lora/mine.pt").write_bytes(HOSTILE["ext.pt"][0])
+    before = (env_dir / "smx.toml").read_bytes()
+
+    result = smx("--env", str(env_dir), "model", "pull", "local:Lora/mine.pt")
+
+    assert result.exit_code == 4 and "<copyreg extension 1>" in result.stderr
+    assert (env_dir / "smx.toml").read_bytes() == before
+    allowed = smx("--env", str(env_dir), "model", "pull", "local:Lora/mine.pt", "--allow-unsafe")
+    assert allowed.exit_code == 0, allowed.output
+    assert "recorded despite what the pickle scan refuses" in allowed.stderr

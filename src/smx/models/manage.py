@@ -123,7 +123,8 @@ def pull(env: Env, req: PullRequest, reporter: Reporter) -> PullOutcome:
         from smx.models.local import register
 
         return register(env, ref, name=req.name, kind=req.kind, reporter=reporter,
-                        default_name=default_name(ref.filename.rsplit(".", 1)[0]))
+                        default_name=default_name(ref.filename.rsplit(".", 1)[0]),
+                        allow_unsafe=req.allow_unsafe)
     if isinstance(ref, UrlRef) and ref.url.lower().startswith("http://"):
         reporter.warn(f"{ref.url} is plain http://: the download is unencrypted, so anyone on "
                       "the way can read or alter it; use https:// if the server offers it")
