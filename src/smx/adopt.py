@@ -418,6 +418,7 @@ def _models(env: Env, taken: set[str], skipped: list[Skipped], warnings: list[st
     from smx.catalog.model_kinds import is_model_file, kind_for_folder
     from smx.models.classify import describe_mismatch
     from smx.models.headers import file_verdict
+    from smx.models.safety import refusals
     from smx.models.store import hash_file
 
     root = env.root
@@ -445,6 +446,13 @@ def _models(env: Env, taken: set[str], skipped: list[Skipped], warnings: list[st
                 continue
             before = path.stat()
             sha = hash_file(path, reporter, f"hashing {folder.name}/{path.name}")
+            refused = refusals(path, path.name, sha256=sha)
+            if refused:
+                skipped.append(Skipped(f"{rel}/{path.name}", "the pickle scan refuses it ("
+                                       f"{', '.join(refused[:3])}); smx does not track it (if "
+                                       "you trust it: add it as local: to smx.toml and run "
+                                       "`smx sync --allow-unsafe`)"))
+                continue
             stem = path.name[: -len(path.suffix)]
             model = AdoptedModel(name=model_name(stem, taken), kind=kind.name,
                                  source=f"local:{folder.name}/{path.name}", filename=path.name,

@@ -24,6 +24,7 @@ from typing import Any
 
 from smx.environment.layout import EnvLayout
 from smx.environment.lock import Lock, LockedModel
+from smx.errors import ConfigError
 
 FILE_NAME = "models.json"
 VERSION = 1
@@ -139,9 +140,10 @@ def previous_files(layout: EnvLayout, name: str, lock: Lock) -> list[Path]:
             continue
         path = layout.models / rel
         try:
+            layout.inside(path, layout.models, what="recorded model file")
             stat = path.stat()
-        except OSError:
-            continue
+        except (OSError, ConfigError):
+            continue  # gone, or a record naming a path outside the store: never deleted
         if stat.st_size == record.size and stat.st_mtime_ns == record.mtime_ns:
             found.append(path)
     return found

@@ -35,7 +35,7 @@ def load(layout: EnvLayout) -> Lock:
     if not path.is_file():
         return Lock()
     try:
-        return lockfile.load(path)
+        return lockfile.load(path, holders=True)
     except Exception:  # damaged bookkeeping must not block a sync: forget it
         return Lock()
 

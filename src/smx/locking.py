@@ -328,12 +328,12 @@ class _Locker:
         from smx.models.classify import decide_kind
         from smx.models.kinds import family_from_filename
         from smx.models.peek import classify_remote
-        from smx.models.settings import services
+        from smx.models.settings import shared
         from smx.models.sources import resolve
         from smx.models.store import sanitize_filename
 
         if self._client is None:
-            self._services = services(self.env.manifest.sources)
+            self._services = shared({}, self.env.manifest.sources, self.reporter.warn)
             self._client = self._services.client(on_retry=self.reporter.info)
         self.reporter.info(f"resolving {spec.source} …")
         resolved = resolve(ref, services=self._services, client=self._client, file=spec.file,

@@ -154,3 +154,20 @@ def test_allow_unsafe_pickle_writes_the_launch_setting_and_says_so(
     assert result.exit_code == 0, result.output
     assert _toml(a1111.env / "smx.toml")["launch"]["unsafe-pickle-ok"] is True
     assert "--disable-safe-unpickle" in result.output
+
+
+def test_add_works_when_the_package_is_an_inline_table(smx, a1111: Installed, repos) -> None:
+    manifest = a1111.env / "smx.toml"
+    text = manifest.read_text()
+    block = f'[packages.a1111]\nsource = "a1111"\nref = "{a1111.commit}"\n'
+    assert block in text
+    manifest.write_text(text.replace(block, f'a1111 = {{ source = "a1111", ref = '
+                                            f'"{a1111.commit}" }}\n'))
+
+    result = smx("--env", str(a1111.env), "ext", "add", "animatediff")
+
+    assert result.exit_code == 0, result.output
+    package = _toml(manifest)["packages"]["a1111"]
+    assert package["extensions"] == {"animatediff": {
+        "git": "https://github.com/continue-revolution/sd-webui-animatediff.git"}}
+    assert 'a1111 = { source = "a1111"' in manifest.read_text()  # still the user's inline form

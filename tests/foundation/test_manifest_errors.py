@@ -40,6 +40,13 @@ def write(env: Path, text: str) -> Path:
         ('[packages.a]\nsource = "comfyui"\n[packages.a.extensions]\nx = { git = 3 }\n',
          "smx.toml:4:13: expected a string for packages.a.extensions.x.git"),
         ('[packages.a]\nref = "v1"\n', "smx.toml:1:1: missing key packages.a.source"),
+        # the store's one file-name rule (as for smx.lock and names from servers)
+        ('[models]\nm = { source = "civitai:1", filename = "a:b.ckpt" }\n',
+         "smx.toml:2:40: models.m.filename must be a plain file name"),
+        ('[models]\nm = { source = "civitai:1", filename = "../x.ckpt" }\n',
+         "smx.toml:2:40: models.m.filename must be a plain file name"),
+        ('[packages.a]\nsource = "comfyui"\ngit = "--upload-pack=touch X"\n',
+         "smx.toml:3:7: packages.a.git is refused: it starts with '-'"),
     ],
 )
 def test_bad_manifest_names_file_line_and_column(tmp_path: Path, monkeypatch, text: str,

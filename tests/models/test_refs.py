@@ -61,7 +61,33 @@ def test_a_dangling_at_is_refused_not_read_as_the_newest_version(env_dir, smx) -
 
 @pytest.mark.parametrize("url", ["https://cdn.example.org/m.safetensors?token=abc123",
                                  "https://x.r2.dev/m.safetensors?X-Amz-Signature=deadbeef",
+                                 "https://storage.googleapis.com/b/m.ckpt?X-Goog-Algorithm=G"
+                                 "OOG4-RSA-SHA256&X-Goog-Credential=sa%40p&X-Goog-Signature=ab",
+                                 "https://x.example/m.safetensors?auth_token=abc",
+                                 "https://acct.blob.core.windows.net/c/m.ckpt?sv=2022&sig=abc",
+                                 "https://x.example/m.safetensors?X-Amz-Security-Token=abc",
+                                 "https://x.example/m.safetensors?client_secret=",
                                  "https://user:pass@example.org/m.safetensors"])
 def test_a_url_carrying_a_secret_is_never_recorded(url: str) -> None:
     with pytest.raises(UsageError, match="will not store secrets"):
         check_recordable(url)
+
+
+@pytest.mark.parametrize("url", ["https://example.org/m.safetensors?download=true",
+                                 "https://example.org/m.safetensors?version=2&tokenizer=clip"])
+def test_ordinary_query_strings_are_recorded(url: str) -> None:
+    check_recordable(url)
+
+
+@pytest.mark.parametrize("query", ["X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=ab12",
+                                   "auth_token=abc123"])
+def test_pulling_a_signed_url_writes_nothing_and_fetches_nothing(hub, env_dir, smx,
+                                                                  query: str) -> None:
+    url = hub.url_file("/signed/vae.safetensors", b"x" * 64) + "?" + query
+    before = (env_dir / "smx.toml").read_bytes()
+    result = smx("--env", str(env_dir), "model", "pull", url, "--kind", "vae")
+    assert result.exit_code == 2, result.output
+    assert "will not store secrets or expiring signed links" in result.stderr
+    assert (env_dir / "smx.toml").read_bytes() == before
+    assert not (env_dir / "smx.lock").exists()
+    assert hub.requests_to("cdn") == []

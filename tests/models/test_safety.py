@@ -40,7 +40,7 @@ def test_allow_unsafe_places_it_with_a_warning(hub: FakeHub, env_dir: Path, smx)
     hub.hf_commit("bad/actor", {"mm_evil.ckpt": ckpt_bytes(dangerous=True)})
     result = pull(smx, env_dir, "hf:bad/actor/mm_evil.ckpt", "--allow-unsafe")
     assert result.exit_code == 0, result.output
-    assert "placed despite dangerous pickle imports" in result.stderr
+    assert "placed despite what the pickle scan refuses (posix.system)" in result.stderr
     assert (env_dir / "Data/Models/AnimateDiff/mm_evil.ckpt").exists()
 
 

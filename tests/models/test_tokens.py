@@ -124,3 +124,105 @@ def test_stored_tokens_are_redacted_like_environment_ones(isolated_user: Path) -
     get_token("civitai")
     assert redact("failed with stored-token-abcdef in it") == "failed with *** in it"
     assert os.environ.get("CIVITAI_API_TOKEN") is None
+
+
+# --- tokens follow the user, not a shared smx.toml ---------------------------------------------
+def _sources_only_in_smx_toml(env: Path, hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub's endpoints written into smx.toml [sources], as a shared file would; the
+    user's own environment names no endpoint."""
+    monkeypatch.delenv("SMX_CIVITAI_ENDPOINT")
+    monkeypatch.delenv("HF_ENDPOINT")
+    manifest = env / "smx.toml"
+    manifest.write_text(manifest.read_text() + f'\n[sources]\ncivitai = "{hub.api_url}"\n'
+                        f'huggingface = "{hub.hf_url}"\n')
+
+
+@pytest.fixture
+def public(hub: FakeHub) -> FakeHub:
+    hub.civitai_publish(261336, 597138, safetensors_bytes(MiB), name="v5.0.0")
+    hub.hf_commit("guoyww/animatediff", {"mm_sdxl_v10_beta.ckpt": ckpt_bytes(pad_to=MiB)})
+    hub.civitai_tokens.add(CIVITAI_KEY)
+    hub.hf_tokens.add(HF_KEY)
+    return hub
+
+
+def test_an_endpoint_only_smx_toml_names_gets_no_token(public: FakeHub, env_dir: Path, smx,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVITAI_API_TOKEN", CIVITAI_KEY)
+    monkeypatch.setenv("HF_TOKEN", HF_KEY)
+    _sources_only_in_smx_toml(env_dir, public, monkeypatch)
+    (env_dir / "smx.toml").write_text((env_dir / "smx.toml").read_text().replace(
+        "[models]\n", '[models]\nanima = { source = "civitai:261336" }\n'
+                      'mm = { source = "hf:guoyww/animatediff/mm_sdxl_v10_beta.ckpt" }\n'))
+
+    result = smx("--env", str(env_dir), "sync")
+
+    assert result.exit_code == 0, result.output
+    assert public.requests_to("api") and public.requests_to("hf")  # the endpoints were used
+    assert all("authorization" not in r.headers for r in public.requests)
+    assert CIVITAI_KEY not in every_request_text(public)
+    assert HF_KEY not in every_request_text(public)
+    # said once per service, with how to allow it
+    assert result.stderr.count("comes from smx.toml [sources], not from you") == 2
+    assert f"set SMX_CIVITAI_ENDPOINT={public.api_url}" in result.stderr
+    assert "CIVITAI_API_TOKEN is not sent there" in result.stderr
+    assert CIVITAI_KEY not in result.output and HF_KEY not in result.output
+
+
+def test_a_gated_file_behind_a_shared_endpoint_fails_without_leaking_the_token(
+        both: FakeHub, env_dir: Path, smx, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", HF_KEY)
+    _sources_only_in_smx_toml(env_dir, both, monkeypatch)
+
+    result = smx("--env", str(env_dir), "model", "pull",
+                 "hf:guoyww/animatediff/mm_sdxl_v10_beta.ckpt")
+
+    assert result.exit_code == 3
+    assert "HF_TOKEN is not sent there" in result.stderr
+    assert all("authorization" not in r.headers for r in both.requests)
+
+
+def test_the_user_config_vouches_for_an_endpoint(public: FakeHub, env_dir: Path, smx,
+                                                 isolated_user: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVITAI_API_TOKEN", CIVITAI_KEY)
+    _sources_only_in_smx_toml(env_dir, public, monkeypatch)
+    config = isolated_user / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[sources]\ncivitai = "{public.api_url}/"\n')
+
+    result = smx("--env", str(env_dir), "model", "pull", "civitai:261336")
+
+    assert result.exit_code == 0, result.output
+    assert "not from you" not in result.stderr
+    assert all(r.headers.get("authorization") == f"Bearer {CIVITAI_KEY}"
+               for r in public.requests_to("api"))
+
+
+@pytest.mark.parametrize(("endpoint", "sent"), [
+    ("https://hf-mirror.example.org", True),   # the user's own choice, over https
+    ("http://127.0.0.1:8080", True),           # plain http to this machine
+    ("http://[::1]:8080", True),
+    ("http://localhost:8080", True),
+    ("http://10.1.2.3:8080", False),           # plain http to another machine: never
+    ("http://hf-mirror.example.org", False),
+])
+def test_a_token_never_travels_over_plain_http_to_another_machine(
+        endpoint: str, sent: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from smx.models.settings import services
+
+    monkeypatch.setenv("HF_TOKEN", HF_KEY)
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    found = services()
+    assert (found.hf_token.value == HF_KEY) is sent
+    assert any("plain http://" in n for n in found.notices) is not sent
+
+
+def test_the_official_service_named_in_smx_toml_still_gets_the_token(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from smx.environment.manifest import SourceSettings
+    from smx.models.settings import services
+
+    monkeypatch.setenv("CIVITAI_API_TOKEN", CIVITAI_KEY)
+    found = services(SourceSettings(civitai="https://civitai.com/"))
+    assert found.civitai_token.value == CIVITAI_KEY and found.notices == ()

@@ -16,6 +16,10 @@ def sync(
     json_out: bool = typer.Option(False, "--json", help="Print the plan/result as JSON."),
     keep_broken: bool = typer.Option(False, "--keep-broken", help="Keep changes even when "
                                      "the web UI or an extension does not load (exit 5)."),
+    allow_unsafe: bool = typer.Option(False, "--allow-unsafe",
+                                      help="Place (or record, for local: models) pickles the "
+                                           "scan refuses: code they import runs when a web UI "
+                                           "loads them."),
 ) -> None:
     """Make the environment folder match smx.toml, resolving only what smx.lock does not pin.
 
@@ -30,12 +34,14 @@ def sync(
     Example: smx sync --dry-run
     """
     from smx.cli.state import locked_env, open_env, out
+    from smx.models.executor import ALLOW_UNSAFE
     from smx.sync import SyncOptions
     from smx.sync import sync as run_sync
 
     output = out(ctx, json_out)
     options = SyncOptions(frozen=frozen, dry_run=dry_run, keep_broken=keep_broken,
-                          areas={"package", "extension"} if no_models else None)
+                          areas={"package", "extension"} if no_models else None,
+                          extra={ALLOW_UNSAFE: allow_unsafe})
     if dry_run:
         env = open_env(ctx)
         result = run_sync(env, options, output.reporter())

@@ -6,13 +6,34 @@ paths relative to the env or the package), so the folder can be moved and still 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from smx.catalog.model_kinds import KINDS_BY_NAME, STORE_FOLDERS
+from smx.errors import ConfigError
 
 MANIFEST_NAME = "smx.toml"
 LOCK_NAME = "smx.lock"
+
+
+def contained(path: Path, folder: Path, *, what: str = "path") -> Path:
+    """``path`` when it lies inside ``folder``; else a ConfigError, before anything is touched.
+
+    Every path smx deletes, links or places into an environment goes through here. ``..`` and
+    symlinks of the *parents* are resolved (a store folder that is itself a link to another
+    disk is fine: it is resolved on both sides); the last component is not followed, so a link
+    that smx removes is the link, never what it points to.
+    """
+    parent = Path(os.path.realpath(Path(path).parent))
+    base = Path(os.path.realpath(folder))
+    candidate = parent / Path(path).name
+    if Path(path).name in ("", ".", "..") or base not in candidate.parents:
+        raise ConfigError(f"refusing to touch {path}: the {what} lies outside {folder}",
+                          hint="smx.lock or smx.toml names a path outside the environment; "
+                               "restore them from version control, or delete smx.lock and "
+                               "run `smx lock`", code="env.path_outside")
+    return Path(path)
 
 
 @dataclass(frozen=True)
@@ -61,7 +82,7 @@ class EnvLayout:
         return self.state / "env.lock"
 
     def package_dir(self, name: str) -> Path:
-        return self.packages / name
+        return self.inside(self.packages / name, self.packages, what="package folder")
 
     def venv_dir(self, name: str) -> Path:
         return self.package_dir(name) / "venv"
@@ -72,6 +93,15 @@ class EnvLayout:
 
     def model_folder(self, kind: str) -> Path:
         return self.models / KINDS_BY_NAME[kind].folder
+
+    def model_file(self, kind: str, filename: str) -> Path:
+        """A stored model's path: directly inside its kind's folder, never anywhere else."""
+        folder = self.model_folder(kind)
+        return self.inside(folder / filename, folder, what="model file")
+
+    def inside(self, path: Path, folder: Path | None = None, *, what: str = "path") -> Path:
+        """``path``, checked to lie inside ``folder`` (default: the environment)."""
+        return contained(path, folder if folder is not None else self.root, what=what)
 
     def relative(self, path: Path) -> str:
         """A path as it may be written inside the env: relative, POSIX separators."""

@@ -9,10 +9,11 @@ machine-written with tomli-w, sorted, so diffs stay small and stable.
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smx.environment import lockcheck
 from smx.errors import ConfigError
 from smx.fsutil import atomic_write_text
 
@@ -123,44 +124,53 @@ def _package_table(pkg: LockedPackage) -> dict[str, Any]:
     return table
 
 
-def _build(cls: type, name: str, raw: Any, path: Path, where: str) -> Any:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: {where} is not a table",
-                          hint="delete smx.lock and run `smx lock` to rebuild it")
-    known = {f.name for f in fields(cls)}
-    kwargs = {k: v for k, v in raw.items() if k in known}
-    kwargs["name"] = name
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{path}: {where} is incomplete ({exc})",
-                          hint="delete smx.lock and run `smx lock` to rebuild it") from None
-
-
-def load(path: Path) -> Lock:
+def load(path: Path, *, holders: bool = False) -> Lock:
+    """Read and check smx.lock; ``holders``: also accept packages with an empty commit (the
+    entries Data/.smx/leftovers.lock keeps only to carry dropped extensions)."""
     if not path.exists():
         return Lock()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text", hint=lockcheck.HINT,
+                          code="lock.invalid") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not a valid lock file ({exc})",
                           hint="smx.lock is machine-written; restore it from version control "
                                "or delete it and run `smx lock`") from None
+    return parse(path, text, data, holders=holders)
+
+
+def parse(path: Path, text: str, data: dict[str, Any], *, holders: bool = False) -> Lock:
+    """The lock in ``data`` (parsed from ``text``), every value checked (environment.lockcheck)."""
+    check = lockcheck.LockChecker(path, text)
     version = data.get("version", LOCK_VERSION)
     if version != LOCK_VERSION:
         raise ConfigError(f"{path}: lock version {version} is not supported by this smx",
                           hint="upgrade smx, or delete smx.lock and run `smx lock`")
     lock = Lock()
-    for name, raw in (data.get("packages") or {}).items():
-        pkg = _build(LockedPackage, name, raw, path, f"packages.{name}")
-        pkg.extensions = {
-            ename: _build(LockedExtension, ename, eraw, path,
-                          f"packages.{name}.extensions.{ename}")
-            for ename, eraw in (raw.get("extensions") or {}).items()
-        }
+    for name, raw in check.entries(data.get("packages", {}), ("packages",)).items():
+        where = ("packages", name)
+        pkg = check.build(LockedPackage, name, raw, where, skip=("extensions",))
+        if not (holders and pkg.commit == ""):
+            lockcheck.check_git(check, where, pkg.git, pkg.commit, pkg.ref)
+        exts = check.entries(raw.get("extensions", {}), (*where, "extensions"))
+        for ename, eraw in exts.items():
+            ewhere = (*where, "extensions", ename)
+            ext = check.build(LockedExtension, ename, eraw, ewhere)
+            if ext.archive_sha256 is not None and not ext.git and not ext.commit:
+                lockcheck.check_archive(check, ewhere, ext.archive_sha256)
+            else:
+                lockcheck.check_git(check, ewhere, ext.git, ext.commit, ext.ref)
+            pkg.extensions[ename] = ext
         lock.packages[name] = pkg
-    for name, raw in (data.get("models") or {}).items():
-        lock.models[name] = _build(LockedModel, name, raw, path, f"models.{name}")
+    for name, raw in check.entries(data.get("models", {}), ("models",)).items():
+        where = ("models", name)
+        model = check.build(LockedModel, name, raw, where)
+        lockcheck.check_model(check, where, model.kind, model.filename, model.size,
+                              model.sha256, model.source, model.url)
+        lock.models[name] = model
     return lock
 
 

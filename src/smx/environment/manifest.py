@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smx.environment.names import is_store_filename
 from smx.environment.tomlpos import KeyPath, locate
 from smx.errors import ConfigError, SmxError
 from smx.fsutil import atomic_write_text
@@ -189,6 +190,19 @@ class _Checker:
                             f"expected a table of strings for {_dotted((*key_path, key))}")
         return dict(value)
 
+    def git(self, table: dict[str, Any], key_path: KeyPath, key: str) -> str | None:
+        """A git URL (``key == "git"``) or ref, refused as smx.gitcheck says, at its position."""
+        from smx.gitcheck import REF_HINT, URL_HINT, ref_problem, url_problem
+
+        value = self.string(table, key_path, key)
+        if value is None:
+            return None
+        why = url_problem(value) if key == "git" else ref_problem(value)
+        if why is not None:
+            raise self.fail((*key_path, key), f"{_dotted((*key_path, key))} is refused: {why}",
+                            hint=URL_HINT if key == "git" else REF_HINT)
+        return value
+
     def name(self, name: str, key_path: KeyPath) -> None:
         if not NAME_RE.match(name):
             raise self.fail(key_path, f"invalid name {name!r} in {_dotted(key_path[:-1])}",
@@ -303,8 +317,8 @@ def parse_text(path: Path, text: str) -> Manifest:
         packages[pname] = PackageSpec(
             name=pname,
             source=source,
-            git=check.string(table, kp, "git"),
-            ref=check.string(table, kp, "ref"),
+            git=check.git(table, kp, "git"),
+            ref=check.git(table, kp, "ref"),
             python=check.string(table, kp, "python"),
             backend=check.string(table, kp, "backend", choices=BACKENDS),
             args=check.string_list(table, kp, "args"),
@@ -338,11 +352,11 @@ def parse_text(path: Path, text: str) -> Manifest:
             raise check.fail((*kp, "sha256"), f"{_dotted((*kp, 'sha256'))} is not a SHA-256",
                              hint="64 hexadecimal characters")
         filename = check.string(table, kp, "filename")
-        if filename is not None and (
-            "/" in filename or "\\" in filename or filename.startswith(".") or not filename
-        ):
+        if filename is not None and not is_store_filename(filename):
+            # the rule smx.lock and names from servers follow (environment/names.py)
             raise check.fail((*kp, "filename"), f"{_dotted((*kp, 'filename'))} must be a plain "
-                             "file name", hint="no folders, no leading dot")
+                             "file name", hint="no folders, no leading dot, none of <>:\"|?*, "
+                                               "no control characters")
         models[mname] = ModelSpec(
             name=mname,
             source=source,
@@ -358,8 +372,8 @@ def parse_text(path: Path, text: str) -> Manifest:
 def _extension(check: _Checker, name: str, table: dict[str, Any], kp: KeyPath) -> ExtensionSpec:
     spec = ExtensionSpec(
         name=name,
-        git=check.string(table, kp, "git"),
-        ref=check.string(table, kp, "ref"),
+        git=check.git(table, kp, "git"),
+        ref=check.git(table, kp, "ref"),
         enabled=check.boolean(table, kp, "enabled", True),
         allow_pin_change=check.boolean(table, kp, "allow-pin-change", False),
         registry=check.string(table, kp, "registry"),
@@ -445,13 +459,16 @@ class ManifestEditor:
 
 
 def table_for(doc: Any, *keys: str) -> Any:
-    """Get or create the (super)table ``keys`` in a tomlkit document."""
+    """Get or create the (super)table ``keys`` in a tomlkit document. Inside an inline table
+    (``a1111 = { source = "a1111" }``) a new table is inline too: TOML allows nothing else."""
     import tomlkit
+    from tomlkit.items import InlineTable
 
     node = doc
     for key in keys:
         if key not in node:
-            node[key] = tomlkit.table(is_super_table=False)
+            node[key] = tomlkit.inline_table() if isinstance(node, InlineTable) \
+                else tomlkit.table(is_super_table=False)
         node = node[key]
     return node
 

@@ -236,6 +236,7 @@ class ExtensionInstaller:
         ext_base = base / (catalog.extensions_dir if catalog else "extensions")
         removed = None
         for path in (ext_base / folder, ext_base / f"{folder}.disabled"):
+            layout.inside(path, ext_base, what="extension folder")
             if path.is_symlink():
                 path.unlink()
                 removed = path

@@ -301,7 +301,8 @@ def pickle_notice(layout: EnvLayout, package: CatalogPackage,
         return None
     what = ", ".join(f"{n} ({SAFE_UNPICKLE_REFUSES[n]})" for n in names)
     return (f"{package.title}'s own pickle check refuses {what}, so AnimateDiff cannot load "
-            "it. smx scanned it when it downloaded it (picklescan; files with dangerous imports "
-            "are refused). To let the UI load it, opt in with [launch] unsafe-pickle-ok = true "
-            "in smx.toml (or --allow-unsafe-pickle on `smx ext add`); smx launch then passes "
+            "it. smx scanned it when it placed it (a pickle importing anything beyond what model "
+            "files use is refused). To let the UI load it, opt in with [launch] "
+            "unsafe-pickle-ok = true in smx.toml (or --allow-unsafe-pickle on `smx ext add`); "
+            "smx launch then passes "
             f"{package.unsafe_pickle_flag}")

@@ -200,7 +200,8 @@ def check_local(ctx: SyncContext, *, name: str) -> None:
     if kind is None or kind not in KINDS_BY_NAME:
         raise ConfigError(f"models.{name}: {ref.folder!r} is not a store folder smx knows",
                           hint="add kind = \"...\" to the entry")
-    path = env.layout.models / ref.path
+    path = env.layout.inside(env.layout.models / ref.path, env.layout.models,
+                             what="local: model file")
     if not path.is_file():
         raise NotFound(f"model {name} ({spec.source}) is not in the store: {path}",
                        hint="local: models exist only on disk and cannot be downloaded; copy "
@@ -213,8 +214,14 @@ def check_local(ctx: SyncContext, *, name: str) -> None:
         raise ChecksumMismatch(f"{name}: {path} has sha256 {digest}, expected {expected}",
                                hint="the file changed; put the right file back or update "
                                     "sha256 in smx.toml")
+    from smx.models import safety
     from smx.models.headers import file_verdict
 
+    allowed = safety.scan_for_code(path, ref.filename, sha256=digest,
+                                   allow_unsafe=bool(ctx.options.extra.get(ALLOW_UNSAFE)))
+    if allowed:
+        ctx.reporter.warn(f"{name}: recorded despite what the pickle scan refuses "
+                          f"({', '.join(allowed[:3])}) because of --allow-unsafe")
     verdict = file_verdict(path)
     base = verdict.family if verdict is not None else None
     if base is None and locked is not None and locked.sha256 == digest:

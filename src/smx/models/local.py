@@ -14,7 +14,7 @@ from smx.environment import manifest
 from smx.environment.env import Env
 from smx.errors import NotFound, UsageError
 from smx.models.classify import describe_mismatch
-from smx.models.executor import OUTCOMES, PullOutcome
+from smx.models.executor import ALLOW_UNSAFE, OUTCOMES, PullOutcome
 from smx.models.headers import file_verdict
 from smx.models.refs import LocalRef, parse_model_ref
 from smx.reporter import Reporter
@@ -40,8 +40,10 @@ def check_folder(ref: LocalRef, kind: str | None) -> str:
 
 
 def register(env: Env, ref: LocalRef, *, name: str | None, default_name: str,
-             kind: str | None, reporter: Reporter, identify: bool = True) -> PullOutcome:
-    """Add ``ref`` to smx.toml under ``name`` (else ``default_name``) and record it."""
+             kind: str | None, reporter: Reporter, identify: bool = True,
+             allow_unsafe: bool = False) -> PullOutcome:
+    """Add ``ref`` to smx.toml under ``name`` (else ``default_name``) and record it (after the
+    pickle scan, which ``allow_unsafe`` overrides)."""
     folder_kind = check_folder(ref, kind)
     path = env.layout.models / ref.path
     if not path.is_file():
@@ -81,7 +83,8 @@ def register(env: Env, ref: LocalRef, *, name: str | None, default_name: str,
                     {"source": str(ref), "kind": None})
 
             env.manifest = manifest.edit(env.layout.manifest, change)
-        options = SyncOptions(only={name}, areas={"model"}, prune=False)
+        options = SyncOptions(only={name}, areas={"model"}, prune=False,
+                              extra={ALLOW_UNSAFE: allow_unsafe})
         sync(env, options, reporter)
     outcome = options.extra.get(OUTCOMES, {}).get(name)
     locked = env.lock.models[name]

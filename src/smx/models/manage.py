@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from smx.catalog.model_kinds import KIND_NAMES
 from smx.environment import manifest
@@ -24,7 +24,7 @@ from smx.models.executor import (
     PullOutcome,
 )
 from smx.models.refs import CivitaiRef, HfRef, LocalRef, ModelRef, UrlRef, parse_model_ref
-from smx.models.settings import services
+from smx.models.settings import shared
 from smx.models.sources import ResolvedFile, resolve
 from smx.reporter import Reporter
 from smx.sync import SyncOptions, sync
@@ -123,11 +123,13 @@ def pull(env: Env, req: PullRequest, reporter: Reporter) -> PullOutcome:
         from smx.models.local import register
 
         return register(env, ref, name=req.name, kind=req.kind, reporter=reporter,
-                        default_name=default_name(ref.filename.rsplit(".", 1)[0]))
+                        default_name=default_name(ref.filename.rsplit(".", 1)[0]),
+                        allow_unsafe=req.allow_unsafe)
     if isinstance(ref, UrlRef) and ref.url.lower().startswith("http://"):
         reporter.warn(f"{ref.url} is plain http://: the download is unencrypted, so anyone on "
                       "the way can read or alter it; use https:// if the server offers it")
-    svc = services(env.manifest.sources)
+    extra: dict[str, Any] = {}
+    svc = shared(extra, env.manifest.sources, reporter.warn)
     client = svc.client(on_retry=reporter.info)
     try:
         reporter.info(f"resolving {req.ref} …")
@@ -149,7 +151,7 @@ def pull(env: Env, req: PullRequest, reporter: Reporter) -> PullOutcome:
 
             env.manifest = manifest.edit(env.layout.manifest, change)
         options = SyncOptions(only={name}, areas={"model"}, prune=False, extra={
-            RESOLVED: {name: resolved}, ALLOW_UNSAFE: req.allow_unsafe,
+            **extra, RESOLVED: {name: resolved}, ALLOW_UNSAFE: req.allow_unsafe,
             CONNECTIONS: req.connections})
         sync(env, options, reporter)
     outcome = options.extra.get(OUTCOMES, {}).get(name)

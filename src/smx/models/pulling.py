@@ -22,7 +22,7 @@ from smx.models.executor import (
 )
 from smx.models.kinds import base_family, family_from_filename
 from smx.models.refs import parse_model_ref
-from smx.models.settings import services
+from smx.models.settings import shared
 from smx.models.sources import ResolvedFile, from_lock, resolve
 from smx.sync import SyncContext
 
@@ -36,7 +36,7 @@ class Puller:
         self.locked = ctx.env.lock.models.get(name)
         self.extra = ctx.options.extra
         self.reporter = ctx.reporter
-        self.services = services(ctx.env.manifest.sources)
+        self.services = shared(ctx.options.extra, ctx.env.manifest.sources, ctx.reporter.warn)
         self.warnings: list[str] = []
 
     # --- which file --------------------------------------------------------------------------
@@ -106,13 +106,10 @@ class Puller:
             if self._reuse(resolved, kind, filename, part=got.path):
                 return
         try:
-            facts = safety.inspect(got.path, filename, allow_unsafe=allow_unsafe)
+            facts = self._inspect(got.path, filename, got.sha256)
         except BaseException:
             discard_partial(self.env.layout.downloads, spec.key)
             raise
-        if facts.dangerous:
-            self.warnings.append(f"{self.name}: placed despite dangerous pickle imports "
-                                 f"({', '.join(facts.dangerous[:3])}) because of --allow-unsafe")
         target = self._target(kind, filename)
         store.place(got.path, target)
         discard_partial(self.env.layout.downloads, spec.key)
@@ -145,10 +142,12 @@ class Puller:
             same = target
         if same is None:
             return False
+        # the bytes already here get the same checks as a download: placing them under a new
+        # name, kind or model is a placement too
+        facts = self._inspect(same, filename, sha)
         if part is not None:
             discard_partial(self.env.layout.downloads, part.name.removesuffix(".part"))
         size = same.stat().st_size
-        base_hint = None
         if same == target:
             action, linked = "present", None
             self.reporter.info(f"{self.name}: already in the store "
@@ -159,13 +158,20 @@ class Puller:
             action, linked = "linked", same.relative_to(self.env.root).as_posix()
             self.reporter.info(f"{self.name}: same file as {linked} (sha256 {sha[:12]}…); "
                                f"{how} instead of a second download")
-        if resolved.base_model is None and filename.endswith(".safetensors"):
-            base_hint = safety.inspect(target, filename, allow_unsafe=True).family
-        self._record(resolved, kind, filename, size, sha, base_hint)
+        self._record(resolved, kind, filename, size, sha, facts.family)
         self._outcome(action, target, linked_to=linked)
         return True
 
     # --- placing -----------------------------------------------------------------------------
+    def _inspect(self, path: Path, filename: str, sha256: str) -> safety.FileFacts:
+        """What may enter the store (safety.inspect), for every way a file gets there."""
+        facts = safety.inspect(path, filename, allow_unsafe=bool(self.extra.get(ALLOW_UNSAFE)),
+                               sha256=sha256)
+        if facts.dangerous:
+            self.warnings.append(f"{self.name}: placed despite what the pickle scan refuses "
+                                 f"({', '.join(facts.dangerous[:3])}) because of --allow-unsafe")
+        return facts
+
     def _target(self, kind: str, filename: str) -> Path:
         """The store path, refusing to overwrite another model's different file."""
         target = store.model_path(self.env.layout, kind, filename)

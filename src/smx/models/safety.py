@@ -1,8 +1,10 @@
 """What smx checks in a downloaded file before it may enter the store.
 
-- Pickles (.ckpt .pt .pth .bin .pkl) can run code when a web UI loads them. picklescan lists
-  the globals they import; a dangerous one refuses the file unless the user passed
-  ``--allow-unsafe``.
+- Pickles can run code when a web UI loads them. Any file whose name or bytes make it one
+  (models/pickles.py: .ckpt .pt .pt2 .pth .bin .pkl, zips with ``*.pkl`` members, raw
+  pickle streams) is walked opcode by opcode; an import outside the allow-list of what model
+  files use, a stream that cannot be read to its end, or a zip with two entries of one name
+  refuses the file unless the user passed ``--allow-unsafe``. Verdicts are cached by SHA-256.
 - .safetensors: the header must be well-formed (an 8-byte length that fits the file, a JSON
   object whose tensors lie inside the data). An HTML error page saved under a model's name
   fails here. Its metadata and tensor shapes tell the base architecture when present.
@@ -13,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from smx.errors import IntegrityError, UnsafeFile
+from smx.models import pickles, scancache
 from smx.models.kinds import base_family
 
-PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
 SAFETENSORS_SUFFIX = ".safetensors"
 MAX_HEADER = 100 * 1024 * 1024  # the safetensors reference rejects larger headers
 BASE_SENSITIVE_KINDS = ("motion-module", "controlnet", "t2i-adapter")
@@ -33,68 +34,75 @@ BASE_SENSITIVE_KINDS = ("motion-module", "controlnet", "t2i-adapter")
 class FileFacts:
     family: str | None = None  # base family read from the file itself
     metadata: dict[str, str] = field(default_factory=dict)
-    dangerous: list[str] = field(default_factory=list)  # "module.name" globals (allowed unsafe)
+    dangerous: list[str] = field(default_factory=list)  # what the scan refused (allowed unsafe)
 
 
-def inspect(path: Path, filename: str, *, allow_unsafe: bool = False) -> FileFacts:
-    """Check ``path`` (stored as ``filename``); raise when it must not be placed."""
+def inspect(path: Path, filename: str, *, allow_unsafe: bool = False,
+            sha256: str | None = None) -> FileFacts:
+    """Check ``path`` (to be stored as ``filename``); raise when it must not be placed.
+
+    Every placement calls this (a download, a re-link of bytes already in the store, a
+    ``local:`` file, an adopted file): whether a file may run code is a property of its bytes,
+    not of the way it arrived. ``sha256`` (of these bytes) keys the scan cache, so the same
+    bytes are walked once per user, however many names and environments they get.
+    """
     suffix = Path(filename).suffix.lower()
     if suffix == SAFETENSORS_SUFFIX:
         header, metadata = read_safetensors_header(path, filename)
         return FileFacts(family=family_from_header(header, metadata), metadata=metadata)
-    if suffix in PICKLE_SUFFIXES:
-        if not _looks_like_pickle(path):
-            raise IntegrityError(f"{filename} is neither a torch zip archive nor a pickle; it "
-                                 "was not placed",
-                                 hint="the server may have sent an error page or a damaged file")
-        dangerous = scan_pickle(path, filename)
-        if dangerous and not allow_unsafe:
-            shown = ", ".join(dangerous[:5]) + (" …" if len(dangerous) > 5 else "")
-            raise UnsafeFile(
-                f"{filename} is a pickle that imports dangerous code ({shown}); it was not "
-                "placed",
-                hint="prefer a .safetensors version of this model; if you trust the author, "
-                     "run again with --allow-unsafe")
-        return FileFacts(dangerous=dangerous)
-    return FileFacts()
+    pickle_suffix = suffix in pickles.PICKLE_SUFFIXES
+    result = scancache.scan(path, sha256, pickle_suffix=pickle_suffix)
+    if result.format == "none" and pickle_suffix:
+        raise IntegrityError(f"{filename} is neither a torch zip archive nor a pickle; it was "
+                             "not placed",
+                             hint="the server may have sent an error page or a damaged file")
+    return FileFacts(dangerous=_allowed(filename, result, allow_unsafe))
 
 
-def _looks_like_pickle(path: Path) -> bool:
-    """A zip (torch >= 1.6 format) or a stream whose first opcodes parse as pickle."""
-    import pickletools
-
-    with path.open("rb") as handle:
-        head = handle.read(64 * 1024)
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
-        return True
-    try:
-        for count, _op in enumerate(pickletools.genops(head)):
-            if count >= 2:
-                return True
-    except Exception:  # pickletools raises ValueError and friends on garbage
-        return False
-    return True
+def scan_for_code(path: Path, filename: str, *, allow_unsafe: bool = False,
+                  sha256: str | None = None) -> list[str]:
+    """Only the pickle scan of :func:`inspect`, for files that are on disk already (``local:``
+    models, adopted libraries): what would run code is refused (UnsafeFile) unless allowed;
+    returns what was allowed. Other formats are the user's own business there."""
+    return _allowed(filename, _scan(path, filename, sha256), allow_unsafe)
 
 
-def scan_pickle(path: Path, filename: str) -> list[str]:
-    from picklescan.scanner import SafetyLevel, scan_bytes
+def refusals(path: Path, filename: str, *, sha256: str | None = None) -> list[str]:
+    """What the pickle scan refuses in ``path`` (short reasons), without raising."""
+    return _scan(path, filename, sha256).refusals
 
-    log = logging.getLogger("picklescan")  # it logs each finding; smx reports them itself
-    saved = log.level, log.propagate
-    log.setLevel(logging.CRITICAL + 1)
-    log.propagate = False
-    try:
-        with path.open("rb") as handle:
-            result = scan_bytes(handle, filename, Path(filename).suffix.lower())
-    except Exception as exc:  # picklescan raises plain Exceptions on broken archives
-        raise IntegrityError(f"{filename} could not be read as a pickle/zip archive "
-                             f"({exc.__class__.__name__}); it was not placed",
-                             hint="the download may be damaged or not a model file") from None
-    finally:
-        log.setLevel(saved[0])
-        log.propagate = saved[1]
-    return sorted({f"{g.module}.{g.name}" for g in result.globals
-                   if g.safety == SafetyLevel.Dangerous})
+
+def _scan(path: Path, filename: str, sha256: str | None) -> pickles.PickleScan:
+    suffix = Path(filename).suffix.lower()
+    if suffix == SAFETENSORS_SUFFIX:
+        return pickles.PickleScan("none")
+    return scancache.scan(path, sha256, pickle_suffix=suffix in pickles.PICKLE_SUFFIXES)
+
+
+def _allowed(filename: str, result: pickles.PickleScan, allow_unsafe: bool) -> list[str]:
+    if result.refusals and not allow_unsafe:
+        raise _refusal(filename, result)
+    return result.refusals
+
+
+def _refusal(filename: str, result: pickles.PickleScan) -> UnsafeFile:
+    hint = ("prefer a .safetensors version of this model; if you trust the author, run again "
+            "with --allow-unsafe")
+    if result.imports:
+        shown = ", ".join(result.imports[:5]) + (" …" if len(result.imports) > 5 else "")
+        return UnsafeFile(f"{filename} is a pickle that imports dangerous code ({shown}): "
+                          "loading it would run code beyond what model files use; it was not "
+                          "placed", hint=hint)
+    if result.duplicates:
+        return UnsafeFile(f"{filename} is a zip archive with two entries named "
+                          f"{result.duplicates[0]}: which one a loader reads is not defined, so "
+                          "it was not placed", hint=hint)
+    if result.format == "tar":
+        return UnsafeFile(f"{filename} is a tar archive (torch's oldest format), whose pickles "
+                          "smx does not scan; it was not placed", hint=hint)
+    return UnsafeFile(f"{filename} is a pickle smx cannot read to the end ({result.unreadable}); "
+                      "a web UI's unpickler may still run what it holds, so it was not placed",
+                      hint=hint)
 
 
 def read_safetensors_header(path: Path, filename: str) -> tuple[dict[str, Any], dict[str, str]]:

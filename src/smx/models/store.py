@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -21,33 +20,13 @@ from smx.catalog.model_kinds import KINDS_BY_NAME
 from smx.environment.env import Env
 from smx.environment.layout import EnvLayout
 from smx.environment.lock import Lock, LockedModel
+from smx.environment.names import sanitize_filename as sanitize_filename  # where callers look
 from smx.fsutil import fsync_dir
 from smx.reporter import NullReporter, Reporter
 
-_FORBIDDEN = re.compile(r'[<>:"|?*]')
-_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
-MAX_NAME = 200
-
-
-def sanitize_filename(name: str | None, fallback: str) -> str:
-    """A file name safe to create inside a store folder: no separators, no ``..``, no control
-    characters, no leading dot (hidden files), nothing Windows refuses."""
-    text = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    text = "".join(ch for ch in text if ch.isprintable())
-    text = _FORBIDDEN.sub("_", text).strip().lstrip(".").rstrip(". ")
-    if not text:
-        text = fallback
-    if _WINDOWS_RESERVED.match(text):
-        text = f"_{text}"
-    if len(text) > MAX_NAME:
-        stem, dot, ext = text.rpartition(".")
-        ext = ext if dot and len(ext) <= 16 else ""
-        text = (stem if dot else text)[:MAX_NAME - len(ext) - 1] + (f".{ext}" if ext else "")
-    return text
-
 
 def model_path(layout: EnvLayout, kind: str, filename: str) -> Path:
-    return layout.model_folder(kind) / filename
+    return layout.model_file(kind, filename)
 
 
 def locked_path(layout: EnvLayout, locked: LockedModel) -> Path | None:

@@ -35,7 +35,9 @@ from smx.errors import (
     NotFound,
     SmxError,
     SubprocessFailed,
+    UsageError,
 )
+from smx.gitcheck import REF_HINT, URL_HINT, ref_problem, url_problem
 from smx.redact import redact
 from smx.reporter import NullReporter, Reporter
 
@@ -135,6 +137,20 @@ def origin_url(path: Path) -> str | None:
 
 
 # --- running git ------------------------------------------------------------------------------
+def check_url(url: str) -> None:
+    """Refuse a URL git would read as an option or a remote helper (smx.gitcheck)."""
+    why = url_problem(url)
+    if why is not None:
+        raise UsageError(f"git URL {redact(str(url))!r} refused: {why}", hint=URL_HINT,
+                         code="git.bad_url")
+
+
+def check_ref(ref: str) -> None:
+    why = ref_problem(ref)
+    if why is not None:
+        raise UsageError(f"git ref {ref!r} refused: {why}", hint=REF_HINT, code="git.bad_ref")
+
+
 def _repo(path: Path) -> git.Repo:
     import git
 
@@ -162,12 +178,14 @@ def changed_files(path: Path, limit: int = 10) -> list[str]:
 
 def resolve(url: str, ref: str, *, cwd: Path | None = None) -> ResolvedRef:
     """Ask the remote what ``ref`` is: a tag, a branch, or (if it looks like one) a commit."""
+    check_url(url)
+    check_ref(ref)
     import git
 
     runner = git.Git(str(cwd) if cwd else None)
     runner.update_environment(**{k: v for k, v in _STALL_ENV.items() if k not in os.environ})
     try:
-        listing = runner.ls_remote(url, ref, f"refs/tags/{ref}^{{}}")
+        listing = runner.ls_remote("--", url, ref, f"refs/tags/{ref}^{{}}")
     except Exception as exc:
         raise _error(exc, "look up refs of", url) from None
     refs: dict[str, str] = {}
@@ -204,6 +222,10 @@ def checkout(path: Path, url: str, ref: str, *, reporter: Reporter | None = None
     tracked files (used for fresh installs; updates check :func:`is_dirty` first and refuse).
     ``branch``: leave a local branch of that name at the commit instead of a detached HEAD.
     """
+    check_url(url)
+    check_ref(ref)
+    if branch is not None:
+        check_ref(branch)
     reporter = reporter or NullReporter()
     label = label or Path(path).name
     repo = _open_or_init(Path(path), url)
@@ -220,7 +242,7 @@ def checkout(path: Path, url: str, ref: str, *, reporter: Reporter | None = None
         else:
             commit = _fetch_resolved(repo, resolved, reporter, label, shallow=shallow)
     try:
-        args = ["-B", branch, commit] if branch else ["--detach", commit]
+        args = ["-B", branch, commit, "--"] if branch else ["--detach", commit, "--"]
         if force:
             args.insert(0, "--force")
         repo.git.checkout(*args)
@@ -261,7 +283,7 @@ def _open_or_init(path: Path, url: str) -> git.Repo:
 
 def _has_commit(repo: git.Repo, sha: str) -> bool:
     try:
-        repo.git.cat_file("-e", f"{sha}^{{commit}}")
+        repo.git.cat_file("-e", "--", f"{sha}^{{commit}}")
         return True
     except Exception:
         return False
@@ -333,6 +355,10 @@ class _Progress:
 
 # --- errors -----------------------------------------------------------------------------------
 def _error(exc: Exception, action: str, where: str) -> SmxError:
+    if type(exc).__name__ in ("UnsafeProtocolError", "UnsafeOptionError"):
+        # GitPython's own guard (smx.gitcheck refuses these first; this is the backstop)
+        return UsageError(f"git could not {action} {redact(where)}: GitPython refused an "
+                          f"unsafe URL or option ({exc})", hint=URL_HINT, code="git.bad_url")
     stderr = getattr(exc, "stderr", None) or str(exc)
     text = redact(str(stderr)).replace("stderr:", "").strip().strip("'\"").strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]

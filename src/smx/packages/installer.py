@@ -78,7 +78,7 @@ def package_dir(layout: EnvLayout, name: str) -> Path:
 
 def trash_dir(layout: EnvLayout, name: str) -> Path:
     """Where a package folder is renamed to before it is deleted."""
-    return layout.packages / f".{name}.removing"
+    return layout.inside(layout.packages / f".{name}.removing", layout.packages)
 
 
 def requirements_sha256(checkout: Path, catalog: CatalogPackage) -> str:
