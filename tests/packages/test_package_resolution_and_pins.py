@@ -59,6 +59,23 @@ def test_a_web_uis_open_requirements_resolve_as_of_its_own_date(
     assert "torch is what the cpu build needs" in result.output
 
 
+def test_what_the_torch_family_pulls_in_is_resolved_as_of_the_date(
+        smx, pkg_env: Path, upstream, index: PackageIndex, installer: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch is the backend's choice whatever the date, but numpy and friends that it (or
+    torchvision) depends on are not: an old web UI must not get today's numpy through torch."""
+    index.publish("smx-torch-companion", "1.0", uploaded="2023-01-01",
+                  requires=("smx-dated-dep",))
+    monkeypatch.setenv("SMX_TORCH_REQUIREMENTS", "torch==2.1.2 smx-torch-companion==1.0")
+
+    result = smx("--env", str(pkg_env), "install", "comfyui")
+
+    assert result.exit_code == 0, result.output
+    python = _python(pkg_env, "comfyui")
+    assert _version(python, "smx-torch-companion") == "1.0"
+    assert _version(python, "smx-dated-dep") == "1.0"  # not 2.0, uploaded after the date
+
+
 def test_resolve_as_of_in_smx_toml_overrides_the_commit_date(
         smx, pkg_env: Path, upstream, index: PackageIndex, fast_installer: None) -> None:
     upstream.comfyui.commit(comfyui_files(requirements="torch\nsmx-fake-dep\nsmx-dated-dep\n"),

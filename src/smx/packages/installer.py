@@ -31,7 +31,7 @@ from smx.environment.env import Env
 from smx.environment.layout import EnvLayout
 from smx.environment.lock import LockedPackage
 from smx.environment.manifest import PackageSpec
-from smx.errors import DiskSpaceError, InstallError, NotFound
+from smx.errors import DiskSpaceError, InstallError, NotFound, SubprocessFailed
 from smx.packages import git
 from smx.packages.loadcheck import LoadReport
 from smx.packages.pins import github_archive
@@ -347,14 +347,30 @@ class PackageInstaller:
     def _install_torch(self, target: Target, resolver: VenvResolver, torch: TorchPlan,
                        log: StepLog) -> None:
         index = f" from {redact(torch.index_url)}" if torch.index_url else ""
-        # a new GPU needs a new torch whatever the date: torch is the backend's choice
-        self._pip(resolver, torch.pip_args(), log, f"installing torch for {target.name}{index}",
-                  f"torch ({torch.backend}: {' '.join(torch.requirements)})", dated=False)
-        exact = all("==" in req for req in torch.requirements)
-        if resolver.date is not None and resolver.date.filters and not exact:
+        label = f"torch ({torch.backend}: {' '.join(torch.requirements)})"
+        date = resolver.date
+        if date is None or not date.filters:
+            self._pip(resolver, torch.pip_args(), log, f"installing torch for {target.name}"
+                      f"{index}", label, dated=False)
+            return
+        # A new GPU needs a new torch whatever the date: the torch family is the backend's
+        # choice. What it pulls in (numpy, pillow, …) is resolved as of the date like any
+        # requirement, or torchvision alone would bring today's numpy into an old web UI.
+        self._pip(resolver, ["--no-deps", *torch.pip_args()], log,
+                  f"installing torch for {target.name}{index}", label, dated=False)
+        wanted = list(torch.requirements)
+        try:
+            self._pip(resolver, wanted, log, f"installing what torch needs for {target.name}",
+                      f"{label}: what it needs, as of {date.day}")
+        except SubprocessFailed:
+            # a torch newer than the date pins CUDA libraries of its own time
+            self._pip(resolver, wanted, log, f"installing what torch needs for {target.name}",
+                      f"{label}: what it needs", dated=False)
+            self.reporter.info(f"{target.name}: what torch {' '.join(wanted)} needs is newer "
+                               f"than {date.day}; installed as torch asks")
+        if not all("==" in req for req in wanted):
             self.reporter.info(f"{target.name}: torch is what the {torch.backend} build needs "
-                               f"({' '.join(torch.requirements)}), not what was current on "
-                               f"{resolver.date.day}")
+                               f"({' '.join(wanted)}), not what was current on {date.day}")
 
     def _install_requirements(self, target: Target, resolver: VenvResolver,
                               log: StepLog) -> None:
