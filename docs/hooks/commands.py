@@ -243,8 +243,7 @@ def render_exit_codes() -> str:
 
     meanings = {
         0: "success",
-        1: "a check found a problem (`smx doctor`: a blocker; `smx status`: drift), or you "
-           "declined a confirmation",
+        1: "a check found a problem (`smx doctor`: a blocker; `smx status`: drift)",
         2: "usage or configuration: bad flags, invalid smx.toml, unknown names",
         3: "network: remote unreachable, HTTP error, authentication",
         4: "integrity: checksum or size mismatch, unsafe file",

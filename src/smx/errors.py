@@ -70,6 +70,12 @@ class NotAvailable(SmxError):
     code = "not_available"
 
 
+class ConfirmationNeeded(UsageError):
+    """A command that deletes something ran without --yes and without a terminal to ask on."""
+
+    code = "confirm.needed"
+
+
 class LockOutOfDate(ConfigError):
     """smx.lock does not pin what smx.toml asks for (`smx sync --frozen`)."""
 

@@ -312,20 +312,16 @@ def remove(
 
     Example: smx ext remove deforum --yes
     """
-    import sys
-
+    from smx.cli.confirm import confirmed
     from smx.cli.state import locked_env, out
-    from smx.errors import UsageError
 
     output = out(ctx)
     with locked_env(ctx) as env:
         (pname, ename), = _pairs(env, name, package, allow_locked=True)
-        if not yes:
-            if not sys.stdin.isatty():
-                raise UsageError(f"removing {ename} deletes its folder in {pname}; confirm "
-                                 "with --yes", hint=f"smx ext remove {ename} --yes")
-            if not typer.confirm(f"Delete the extension {ename} of {pname}?"):
-                raise typer.Exit(1)
+        if not confirmed(output, yes=yes, what=f"removing {ename} deletes its folder in {pname}",
+                         question=f"Delete the extension {ename} of {pname}?",
+                         retry=f"smx ext remove {ename} --yes"):
+            return
 
         def change(doc: Any) -> None:
             _set_entry(doc, pname, ename, None)

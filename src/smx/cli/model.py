@@ -232,21 +232,20 @@ def remove(
 
     Example: smx model remove mm-sdxl --yes
     """
-    import sys
-
+    from smx.cli.confirm import confirmed
     from smx.cli.state import locked_env, out
-    from smx.errors import UsageError
     from smx.models.manage import remove as do_remove
 
     output = out(ctx, json_out)
-    if not yes:
-        if not sys.stdin.isatty() and output.json_mode:
-            raise UsageError("removing models needs confirmation", hint="pass --yes")
-        listed = ", ".join(names)
-        if not typer.confirm(f"Remove {listed} from smx.toml and delete the file(s)?",
-                             default=False, err=True):
-            raise typer.Exit(1)
+    listed = ", ".join(names)
     with locked_env(ctx) as env:
+        # an unknown name is refused by do_remove, before anything changes, without a question
+        known = all(n in env.manifest.models or n in env.lock.models for n in names)
+        if known and not confirmed(output, yes=yes, what=f"removing {listed} deletes its "
+                                   "file(s)", question=f"Remove {listed} from smx.toml and "
+                                   "delete the file(s)?",
+                                   retry=f"smx model remove {' '.join(names)} --yes"):
+            return
         outcomes = do_remove(env, names, output.reporter())
     if output.json_mode:
         output.emit_json("model remove", {"removed": [_outcome_json(o) for o in outcomes]})

@@ -156,10 +156,9 @@ def remove(
 
     Example: smx remove a1111-dev --yes
     """
-    import sys
-
+    from smx.cli.confirm import confirmed
     from smx.cli.state import locked_env, out
-    from smx.errors import NotFound, UsageError
+    from smx.errors import NotFound
 
     output = out(ctx)
     with locked_env(ctx) as env:
@@ -167,12 +166,10 @@ def remove(
             raise NotFound(f"no package {package!r} in smx.toml",
                            hint=_known(env, package) or "nothing is installed")
         where = env.layout.package_dir(package)
-        if not yes:
-            if not sys.stdin.isatty():
-                raise UsageError(f"removing {package} deletes {_show(where)}; confirm with --yes",
-                                 hint=f"smx remove {package} --yes")
-            if not typer.confirm(f"Delete {_show(where)} (checkout and venv; models are kept)?"):
-                raise typer.Exit(1)
+        if not confirmed(output, yes=yes, what=f"removing {package} deletes {_show(where)}",
+                         question=f"Delete {_show(where)} (checkout and venv; models are "
+                                  "kept)?", retry=f"smx remove {package} --yes"):
+            return
         _edit_and_sync(env, output, package, None)
     output.success(f"removed {package} ({_show(where)}); shared models in Data/Models are kept")
 
