@@ -41,6 +41,12 @@ class UsageError(SmxError):
     code = "usage"
 
 
+class CommandLineError(UsageError):
+    """The command line itself: an unknown command or option, a missing argument, a bad value."""
+
+    code = "usage.command_line"
+
+
 class ConfigError(SmxError):
     """smx.toml / smx.lock problems. The message starts with ``file:line:col:`` when known."""
 

@@ -77,11 +77,13 @@ def add(
     (newest active unless @VERSION), or the version's archive when the Registry ties it to
     no commit.
 
-    Examples:
-      smx ext add animatediff --package a1111
-      smx ext add https://github.com/Mikubill/sd-webui-controlnet --ref 56cec5b
-      smx ext add comfyui-animatediff-evolved@1.5.7 --package comfyui
-      smx ext add --from-workflow animation.json --yes
+    Example: smx ext add animatediff --package a1111
+
+    Example: smx ext add https://github.com/Mikubill/sd-webui-controlnet --ref 56cec5b
+
+    Example: smx ext add comfyui-animatediff-evolved@1.5.7 --package comfyui
+
+    Example: smx ext add --from-workflow animation.json --yes
     """
     from smx.catalog.extensions import KNOWN_EXTENSIONS
     from smx.cli.state import locked_env, out

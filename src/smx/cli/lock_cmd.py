@@ -25,7 +25,9 @@ def lock(
     Python packages (`freeze`) are known only after an install: a package whose commit moves
     is installed, and its list recorded, by the next `smx sync`.
 
-    Examples: smx lock --upgrade          smx lock --upgrade comfyui animatediff
+    Example: smx lock --upgrade
+
+    Example: smx lock --upgrade comfyui animatediff
     """
     from smx.cli.state import locked_env, out
     from smx.errors import UsageError
