@@ -54,6 +54,18 @@ class ConfigError(SmxError):
     code = "config.invalid"
 
 
+class ConfigProblems(ConfigError):
+    """Several mistakes in one file, in file order; each one a ConfigError of its own (and
+    its own entry in --json's errors)."""
+
+    code = "config.several"
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        first = problems[0]
+        super().__init__(f"{first.message} (and {len(problems) - 1} more)", hint=first.hint)
+        self.problems = problems
+
+
 class EnvNotFound(SmxError):
     exit_code = ExitCode.USAGE
     code = "env.not_found"
