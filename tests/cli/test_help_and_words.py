@@ -104,3 +104,19 @@ def test_what_moves_and_what_stays() -> None:
         ["launch", "--dry-run", "--json", "--", "-q"]
     # unknown words are left for the parser to report as typed
     assert _hoist("--nope", "status") == ["--nope", "status"]
+
+
+def test_no_help_text_loses_a_placeholder() -> None:
+    """--help renders Markdown, where `<package>` is an HTML tag and vanishes
+    ("(default: smx-cli==)", "export/.tar.gz"): write PACKAGE instead."""
+    def texts(group, prefix: str):
+        for name, cmd in group.commands.items():
+            yield f"{prefix}{name}", cmd.help or ""
+            for param in cmd.params:
+                yield f"{prefix}{name} {param.name}", getattr(param, "help", "") or ""
+            if hasattr(cmd, "commands"):
+                yield from texts(cmd, f"{prefix}{name} ")
+
+    lost = [(where, tag) for where, text in texts(typer.main.get_command(app), "")
+            for tag in re.findall(r"<[A-Za-z][^>]*>", text)]
+    assert lost == []

@@ -22,7 +22,7 @@ def init(
              "copied or downloaded."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Create smx.toml and the Data/ folders (Packages, Models/<kind>, Cache, Logs).
+    """Create smx.toml and the Data/ folders (Packages, Models/KIND, Cache, Logs).
 
     Running it again is safe: an existing smx.toml is kept as it is (--name sets its [env]
     name). Data/ gets a .gitignore: commit smx.toml and smx.lock, not Data/. A folder inside
