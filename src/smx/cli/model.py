@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from smx.cli.complete import complete_model, complete_model_kind
+from smx.words import count
 
 app = typer.Typer(help="Models: pull from Civitai / Hugging Face / URLs, list, identify, "
                        "check for newer versions, verify, remove.\n\n"
@@ -241,9 +242,10 @@ def remove(
     with locked_env(ctx) as env:
         # an unknown name is refused by do_remove, before anything changes, without a question
         known = all(n in env.manifest.models or n in env.lock.models for n in names)
-        if known and not confirmed(output, yes=yes, what=f"removing {listed} deletes its "
-                                   "file(s)", question=f"Remove {listed} from smx.toml and "
-                                   "delete the file(s)?",
+        files = "its file" if len(names) == 1 else "their files"
+        if known and not confirmed(output, yes=yes, what=f"removing {listed} deletes {files}",
+                                   question=f"Remove {listed} from smx.toml and delete "
+                                   f"{files}?",
                                    retry=f"smx model remove {' '.join(names)} --yes"):
             return
         outcomes = do_remove(env, names, output.reporter())
@@ -297,7 +299,7 @@ def verify(
         else:
             output.error(f"{r.name}: {r.status}: {r.detail} ({r.path})")
     if bad:
-        raise IntegrityError(f"{len(bad)} of {len(rows)} model(s) failed verification",
+        raise IntegrityError(f"{len(bad)} of {count(len(rows), 'model')} failed verification",
                              hint=_verify_hint(env, bad), code="integrity.corrupt")
     if not rows:
         output.info("no models in smx.lock")
