@@ -72,3 +72,21 @@ def test_counts_are_words_not_parentheses(smx, env_dir: Path) -> None:
     assert "1 difference (1 package, 0 extensions, 0 models in smx.toml)" in human.stdout
     assert document["errors"][0]["message"].startswith("1 difference between")
     assert "(s)" not in human.output
+
+
+def test_one_word_per_state_across_status_model_list_and_verify() -> None:
+    import re
+
+    from smx.status import STATES
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "json"
+
+    def enum_of(page: str, field: str) -> set[str]:
+        text = (docs / page).read_text("utf-8")
+        found = re.search(rf'"{field}": {{"enum": \[(.*?)\]', text, re.DOTALL)
+        return set(json.loads("[" + found.group(1) + "]"))
+
+    model_list = enum_of("model-list.md", "state") - {"ok"}
+    assert model_list <= set(STATES), model_list - set(STATES)
+    assert enum_of("status.md", "state") == set(STATES)
+    assert "corrupt" in STATES and "corrupt" in (docs / "model-verify.md").read_text("utf-8")

@@ -87,7 +87,7 @@ def test_every_kind_of_drift_is_named_with_exit_1(smx, synced: Path) -> None:
         ("extension", "nodes-a", "dirty"),
         ("extension", "nodes-b", "missing"),
         ("extension", "someone-elses-node", "extra"),
-        ("model", "anima", "corrupted"),
+        ("model", "anima", "corrupt"),
         ("model", "mm", "not-in-toml"),
         ("model", "new", "not-locked"),
         ("model", "handmade.safetensors", "extra"),
