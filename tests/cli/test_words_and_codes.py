@@ -90,3 +90,13 @@ def test_one_word_per_state_across_status_model_list_and_verify() -> None:
     assert model_list <= set(STATES), model_list - set(STATES)
     assert enum_of("status.md", "state") == set(STATES)
     assert "corrupt" in STATES and "corrupt" in (docs / "model-verify.md").read_text("utf-8")
+
+
+def test_piped_tables_have_no_trailing_spaces(smx, env_dir: Path) -> None:
+    _declare(env_dir, '[packages.comfyui]\nsource = "comfyui"\n\n[packages.a1111]\n'
+                      'source = "a1111"\n\n[packages.a1111.extensions]\ncontrolnet = {}\n\n')
+    for words in (["status"], ["list"], ["ext", "list"], ["doctor"]):
+        result = smx("--env", str(env_dir), *words)
+        lines = result.stdout.splitlines()
+        assert len(lines) >= 2, (words, result.output)
+        assert [line for line in lines if line != line.rstrip()] == [], words
