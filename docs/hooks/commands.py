@@ -3,11 +3,17 @@
 At every build, one page per command (``commands/<name>.md``, ``commands/<group>-<sub>.md``)
 is written from the click tree behind smx's Typer app — usage, help text, examples, arguments,
 options with their defaults and environment variables — and the "Commands" entry of the nav is
-filled with them. ``<!-- smx:exit-codes -->`` in a page becomes the table of every
-``smx.errors`` class, ``<!-- smx:model-kinds -->`` the model kinds and their store
-folders, ``<!-- smx:packages -->`` the package catalog, ``<!-- smx:json-pages -->`` the list of
-docs/json pages (also the "JSON output" nav section). So the reference cannot drift from
-the code: change a help string and the next ``mkdocs build`` shows it.
+filled with them. So the reference cannot drift from the code: change a help string and the
+next ``mkdocs build`` shows it.
+
+Tables generated from the code also live in the pages themselves, between a pair of markers:
+``<!-- smx:exit-codes -->`` … ``<!-- /smx:exit-codes -->`` holds the table of every
+``smx.errors`` class, ``smx:model-kinds`` the model kinds and their store folders,
+``smx:packages`` the package catalog, ``smx:json-pages`` the list of docs/json pages (also the
+"JSON output" nav section). The build regenerates what is between the markers; the committed
+copy is there for readers of the Markdown (GitHub shows it, and an empty marker would show
+nothing). ``python docs/hooks/commands.py`` rewrites the committed copies; a test checks they
+are current.
 """
 
 from __future__ import annotations
@@ -17,10 +23,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-EXIT_CODES_MARKER = "<!-- smx:exit-codes -->"
-MODEL_KINDS_MARKER = "<!-- smx:model-kinds -->"
-PACKAGES_MARKER = "<!-- smx:packages -->"
-JSON_PAGES_MARKER = "<!-- smx:json-pages -->"
+# <!-- smx:NAME --> generated Markdown <!-- /smx:NAME -->
+GENERATED_BLOCK = re.compile(r"<!-- smx:(?P<name>[a-z-]+) -->\n(?P<body>.*?)"
+                             r"<!-- /smx:(?P=name) -->", re.DOTALL)
 COMMANDS_NAV_TITLE = "Commands"
 JSON_NAV_TITLE = "JSON output"
 
@@ -252,7 +257,8 @@ def render_exit_codes() -> str:
         130: "interrupted (Ctrl-C); run the same command again to resume",
     }
     lines = ["| Exit code | Meaning |", "|---|---|"]
-    for name, value in sorted(vars(ExitCode).items(), key=lambda kv: str(kv[1])):
+    codes = [(name, value) for name, value in vars(ExitCode).items() if name.isupper()]
+    for name, value in sorted(codes, key=lambda kv: int(kv[1])):
         if name.isupper():
             lines.append(f"| `{value}` | {meanings.get(value, name.lower())} |")
     lines += ["", "Every error also has a stable identifier, the `code` in `--json` output "
@@ -339,17 +345,57 @@ def on_files(files: Any, config: Any) -> Any:
     return files
 
 
+def render_json_pages(docs_dir: str) -> str:
+    rows = ["| Command | Schema of `data` |", "|---|---|"]
+    for entry in json_nav(docs_dir)[1:]:
+        (title, uri), = entry.items()
+        rows.append(f"| `{title} --json` | [{uri.removeprefix('json/')}]"
+                    f"({uri.removeprefix('json/')}) |")
+    return "\n".join(rows) + "\n"
+
+
+def render_generated(name: str, docs_dir: str) -> str:
+    renderers = {"exit-codes": render_exit_codes, "model-kinds": render_model_kinds,
+                 "packages": render_packages,
+                 "json-pages": lambda: render_json_pages(docs_dir)}
+    if name not in renderers:
+        raise ValueError(f"unknown generated block smx:{name}; known: {', '.join(renderers)}")
+    return renderers[name]()
+
+
+def fill_generated(markdown: str, docs_dir: str, *, keep_markers: bool = True) -> str:
+    """Each marked block with what the code says now (the site drops the markers)."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group("name")
+        body = render_generated(name, docs_dir)
+        if not keep_markers:
+            return body
+        return f"<!-- smx:{name} -->\n{body}<!-- /smx:{name} -->"
+
+    return GENERATED_BLOCK.sub(fill, markdown)
+
+
+def refresh_pages(docs_dir: str) -> list[str]:
+    """Rewrite the committed copies of the generated blocks; the pages that changed."""
+    from pathlib import Path
+
+    changed = []
+    for page in sorted(Path(docs_dir).rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        fresh = fill_generated(text, docs_dir)
+        if fresh != text:
+            page.write_text(fresh, encoding="utf-8")
+            changed.append(str(page))
+    return changed
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
-    for marker, render in ((EXIT_CODES_MARKER, render_exit_codes),
-                           (MODEL_KINDS_MARKER, render_model_kinds),
-                           (PACKAGES_MARKER, render_packages)):
-        if marker in markdown:
-            markdown = markdown.replace(marker, render())
-    if JSON_PAGES_MARKER in markdown:
-        rows = ["| Command | Schema of `data` |", "|---|---|"]
-        for entry in json_nav(config["docs_dir"])[1:]:
-            (title, uri), = entry.items()
-            rows.append(f"| `{title} --json` | [{uri.removeprefix('json/')}]"
-                        f"({uri.removeprefix('json/')}) |")
-        markdown = markdown.replace(JSON_PAGES_MARKER, "\n".join(rows) + "\n")
-    return markdown
+    return fill_generated(markdown, config["docs_dir"], keep_markers=False)
+
+
+if __name__ == "__main__":  # python docs/hooks/commands.py: refresh the committed tables
+    from pathlib import Path
+
+    for path in refresh_pages(str(Path(__file__).resolve().parents[1])):
+        print(f"updated {path}")

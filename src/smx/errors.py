@@ -55,8 +55,9 @@ class ConfigError(SmxError):
 
 
 class ConfigProblems(ConfigError):
-    """Several mistakes in one file, in file order; each one a ConfigError of its own (and
-    its own entry in --json's errors)."""
+    """Several mistakes in one smx.toml: each is reported (and in --json listed) on its own.
+
+    ``problems`` holds them in file order, each a ConfigError with its file:line:col."""
 
     code = "config.several"
 
