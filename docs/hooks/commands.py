@@ -244,8 +244,23 @@ def nav_entries(pages: list[CommandPage]) -> list[Any]:
     return nav
 
 
+def _import_every_smx_module() -> None:
+    """Error classes may live next to the code that raises them (smx.packages.loadcheck):
+    import every module, so the table lists them all whatever was imported before."""
+    import importlib
+    import pkgutil
+
+    import smx
+
+    for module in pkgutil.walk_packages(smx.__path__, "smx."):
+        if not module.name.endswith("__main__"):  # `python -m smx` would run smx
+            importlib.import_module(module.name)
+
+
 def render_exit_codes() -> str:
     from smx.errors import ExitCode, all_error_classes
+
+    _import_every_smx_module()
 
     meanings = {
         0: "success",
