@@ -11,8 +11,9 @@ from pathlib import Path
 
 from extfakes import Installed
 
+from helpers import realheaders as rh
 from helpers.fakehub import FakeHub, fakehub  # noqa: F401 - the shared fixture
-from helpers.payloads import ckpt_bytes, safetensors_bytes
+from helpers.payloads import ckpt_bytes
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 MiB = 1024 * 1024
@@ -32,12 +33,16 @@ def tutorial_commands() -> list[list[str]]:
 
 def test_the_tutorial_ends_with_a_launch_that_loads_the_sdxl_motion_module(
         smx, a1111: Installed, repos, fakehub: FakeHub) -> None:  # noqa: F811
-    fakehub.civitai_publish(261336, 597138, safetensors_bytes(MiB, family="SDXL"),
+    # the four models with the layouts of the real files (their headers say their kind)
+    fakehub.civitai_publish(261336, 597138, rh.safetensors_file(rh.checkpoint("SDXL"),
+                                                                pad_to=MiB),
                             filename="animaPencilXL_v500.safetensors")
     fakehub.hf_commit("guoyww/animatediff", {"mm_sdxl_v10_beta.ckpt": ckpt_bytes(pad_to=MiB)})
     fakehub.hf_commit("lllyasviel/sd_control_collection", {
-        "thibaud_xl_openpose.safetensors": safetensors_bytes(MiB, family="SDXL", seed=1),
-        "diffusers_xl_depth_full.safetensors": safetensors_bytes(MiB, family="SDXL", seed=2)})
+        "thibaud_xl_openpose.safetensors": rh.safetensors_file(
+            rh.controlnet_diffusers("SDXL"), pad_to=MiB, fill=1),
+        "diffusers_xl_depth_full.safetensors": rh.safetensors_file(
+            rh.controlnet_diffusers("SDXL"), pad_to=MiB, fill=2)})
     env = str(a1111.env)
     ran = []
     for words in tutorial_commands():

@@ -214,9 +214,9 @@ def outdated(
         output.detail(f"{name}: not checked ({why})")
     checked = len(report.rows) - len(failed)
     if not newer and checked:
-        output.success(f"{checked} model(s) checked: all at their newest version")
+        output.success(f"{count(checked, 'model')} checked: all at their newest version")
     if failed:
-        raise NetworkError(f"could not check {len(failed)} model(s): "
+        raise NetworkError(f"could not check {count(len(failed), 'model')}: "
                            + "; ".join(f"{r.name}: {r.error}" for r in failed[:3]),
                            hint="run the same command again later", code="model.check_failed")
 
@@ -312,10 +312,12 @@ def _verify_hint(env: Any, bad: list[Any]) -> str:
     fetched = [r.name for r in bad if r.name not in local]
     hints = []
     if fetched:
-        hints.append("delete the corrupt file(s) and run `smx sync` to download them again"
+        files = "file" if len(fetched) == 1 else "files"
+        hints.append(f"delete the corrupt {files} and run `smx sync` to download them again"
                      + (f" ({', '.join(fetched)})" if local else ""))
     if local:
-        hints.append(f"{', '.join(local)}: local: model(s) exist only on this disk and cannot "
+        which = "a local: model, it exists" if len(local) == 1 else "local: models, they exist"
+        hints.append(f"{', '.join(local)}: {which} only on this disk and cannot "
                      "be downloaded; put the original file back (from a backup or where you "
                      "got it), or update sha256 in smx.toml if the file changed on purpose")
     return "; ".join(hints)
