@@ -48,13 +48,13 @@ def launch(
     allow_extension_install: bool = typer.Option(
         False, "--allow-extension-install",
         help="A1111/Forge: while shared, still allow installing extensions from the UI "
-             "(passes its --enable-insecure-extension-access)."),
+             "(the web UI's insecure extension access flag)."),
     dry_run: bool = typer.Option(False, "--dry-run",
                                  help="Check and show what would run; start nothing."),
     json_out: bool = typer.Option(False, "--json", help="With --dry-run: the plan as JSON."),
     background: bool = typer.Option(
         False, "--background", "-b",
-        help="Start it detached (log in Data/Logs/<name>.log) and return; see `smx ps`, "
+        help="Start it detached (log in Data/Logs/NAME.log) and return; see `smx ps`, "
              "`smx logs`, `smx stop`."),
     wait: bool = typer.Option(False, "--wait", help="With --background: return once its HTTP "
                               "endpoint answers (an error if it exits first)."),
