@@ -32,6 +32,7 @@ from smx.environment.layout import MANIFEST_NAME
 from smx.environment.lock import LockedExtension, LockedModel, LockedPackage
 from smx.errors import UsageError
 from smx.reporter import NullReporter, Reporter
+from smx.words import count
 
 # Stability Matrix's package names (its BasePackage.Name) for the web UIs smx knows.
 SM_PACKAGE_NAMES = {
@@ -434,13 +435,13 @@ def _models(env: Env, taken: set[str], skipped: list[Skipped], warnings: list[st
         rel = folder.relative_to(root).as_posix()
         kind = kind_for_folder(folder.name)
         if kind is None:
-            skipped.append(Skipped(rel, f"{len(files)} model file(s) in a folder with no smx "
-                                        "kind (the web UIs may still use them)"))
+            skipped.append(Skipped(rel, f"{count(len(files), 'model file')} in a folder with "
+                                        "no smx kind (the web UIs may still use them)"))
             continue
         nested = [p for p in files if p.parent != folder]
         if nested:
-            skipped.append(Skipped(rel, f"{len(nested)} model file(s) in sub-folders are not "
-                                        "tracked (the web UIs still see them)"))
+            skipped.append(Skipped(rel, f"{count(len(nested), 'model file')} in sub-folders "
+                                        "are not tracked (the web UIs still see them)"))
         for path in sorted(p for p in files if p.parent == folder):
             if (kind.name, path.name) in locked:
                 continue

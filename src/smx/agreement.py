@@ -59,8 +59,10 @@ def compare(env: Env, areas: set[str] | None = None) -> list[Disagreement]:
     return found
 
 
-def check_frozen(env: Env, areas: set[str] | None = None) -> None:
-    """Raise :class:`LockOutOfDate` naming every disagreement (``--frozen``)."""
+def check_frozen(env: Env, areas: set[str] | None = None, *,
+                 on_a_fresh_machine: bool = False) -> None:
+    """Raise :class:`LockOutOfDate` naming every disagreement (``--frozen``).
+    ``on_a_fresh_machine``: as where nothing is installed yet (the image of `smx export`)."""
     problems = compare(env, areas)
     if problems:
         shown = [p.describe() for p in problems[:6]]
@@ -68,7 +70,7 @@ def check_frozen(env: Env, areas: set[str] | None = None) -> None:
         raise LockOutOfDate("smx.toml and smx.lock disagree, so --frozen cannot install "
                             f"exactly smx.lock: {'; '.join(shown)}{more}", hint=HINT)
     if areas is None or "package" in areas:
-        _check_package_lists(env)
+        _check_package_lists(env, on_a_fresh_machine)
 
 
 def _changed(field: str, toml: object, lock: object) -> str:
@@ -168,14 +170,15 @@ def model_difference(spec: ModelSpec, locked: LockedModel) -> str | None:
     return f"{what} in smx.toml, but smx.lock pins {locked.source!r}"
 
 
-def _check_package_lists(env: Env) -> None:
+def _check_package_lists(env: Env, on_a_fresh_machine: bool = False) -> None:
     """A package whose commit `smx lock` pinned but that was never installed at it has no
     ``freeze`` yet: --frozen cannot know which versions to install."""
     from smx.packages.installer import is_installed
 
     for name in env.manifest.packages:
         locked = env.lock.packages.get(name)
-        if locked is not None and not locked.freeze and not is_installed(env.layout, locked):
+        if locked is not None and not locked.freeze and (
+                on_a_fresh_machine or not is_installed(env.layout, locked)):
             raise LockOutOfDate(
                 f"smx.lock pins package {name!r} at {locked.commit[:12]} but does not record "
                 "its Python packages yet (it was pinned without an install, by `smx lock` or "

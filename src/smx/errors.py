@@ -41,11 +41,30 @@ class UsageError(SmxError):
     code = "usage"
 
 
+class CommandLineError(UsageError):
+    """The command line itself: an unknown command or option, a missing argument, a bad value."""
+
+    code = "usage.command_line"
+
+
 class ConfigError(SmxError):
     """smx.toml / smx.lock problems. The message starts with ``file:line:col:`` when known."""
 
     exit_code = ExitCode.USAGE
     code = "config.invalid"
+
+
+class ConfigProblems(ConfigError):
+    """Several mistakes in one smx.toml: each is reported (and in --json listed) on its own.
+
+    ``problems`` holds them in file order, each a ConfigError with its file:line:col."""
+
+    code = "config.several"
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        first = problems[0]
+        super().__init__(f"{first.message} (and {len(problems) - 1} more)", hint=first.hint)
+        self.problems = problems
 
 
 class EnvNotFound(SmxError):
@@ -68,6 +87,12 @@ class EnvBusy(SmxError):
 class NotAvailable(SmxError):
     exit_code = ExitCode.USAGE
     code = "not_available"
+
+
+class ConfirmationNeeded(UsageError):
+    """A command that deletes something ran without --yes and without a terminal to ask on."""
+
+    code = "confirm.needed"
 
 
 class LockOutOfDate(ConfigError):

@@ -45,8 +45,21 @@ class ExportPlan:
     python: str
     port: int
     models: str
+    tag: str = "smx-env"  # a valid image name for `docker build -t`
     files: dict[str, str] = field(default_factory=dict)  # relative path -> content
     source: str = "comfyui"  # the package's catalog name
+    binaries: dict[str, bytes] = field(default_factory=dict)  # the wheel of this smx
+
+
+def docker_tag(*parts: str) -> str:
+    """An image name docker accepts: lowercase letters and digits, single '.', '_' or '-'
+    between them (`docker build -t sm2-ComfyUI` is refused: repository names are lowercase)."""
+    import re
+
+    text = "-".join(p for p in parts if p).lower()
+    text = re.sub(r"[^a-z0-9._-]+", "-", text)
+    text = re.sub(r"[._-]{2,}", "-", text).strip("._-")
+    return text[:128] or "smx-env"
 
 
 def _choose_package(env: Env, name: str | None) -> str:
@@ -100,14 +113,52 @@ def plan_export(env: Env, *, package: str | None, models: str = "volume",
         torch_index = recipe.index
     python = ".".join((locked.python or catalog.preferred_python).split(".")[:2])
     plan = ExportPlan(package=name, base_image=_base_image(backend, torch_index), python=python,
-                      port=catalog.default_port, models=models, source=spec.source)
-    plan.files["smx.toml"] = _narrow_manifest(env, name)
-    plan.files["smx.lock"] = _narrow_lock(env.lock, name).to_toml()
-    plan.files["Dockerfile"] = _dockerfile(
-        plan, smx_spec or f"smx-cli=={__version__}", backend)
+                      port=catalog.default_port, models=models, source=spec.source,
+                      tag=docker_tag(env.manifest.name, name))
+    narrowed_toml = _narrow_manifest(env, name)
+    narrowed_lock = _narrow_lock(env.lock, name)
+    refuse_what_frozen_refuses(env, narrowed_toml, narrowed_lock, models)
+    plan.files["smx.toml"] = narrowed_toml
+    plan.files["smx.lock"] = narrowed_lock.to_toml()
+    if smx_spec is None:
+        from smx.selfwheel import build_self_wheel
+
+        wheel = build_self_wheel()
+        plan.binaries[wheel.filename] = wheel.data
+        install = SmxInstall(wheel=wheel.filename)
+    else:
+        install = SmxInstall(spec=smx_spec)
+    plan.files["Dockerfile"] = _dockerfile(plan, install, backend)
     plan.files[".dockerignore"] = "Data/\n*.part\n.git/\n"
     plan.files["entrypoint.sh"] = _entrypoint(plan)
     return plan
+
+
+def refuse_what_frozen_refuses(env: Env, toml_text: str, lock: Lock, models: str) -> None:
+    """The image runs `smx sync --frozen` on a machine where nothing is installed: refuse now,
+    with the fix, what it would refuse there (a disagreement between smx.toml and smx.lock, a
+    package whose Python packages smx.lock does not record), and baked `local:` models, which
+    exist only on this disk."""
+    from smx.agreement import check_frozen
+    from smx.environment import manifest as manifest_mod
+    from smx.errors import LockOutOfDate
+
+    narrowed = manifest_mod.parse_text(env.layout.manifest, toml_text)
+    try:
+        check_frozen(Env(env.layout, narrowed, lock), on_a_fresh_machine=True)
+    except LockOutOfDate as exc:
+        raise LockOutOfDate(f"the image could not be built: its `smx sync --frozen` would "
+                            f"refuse this environment: {exc.message}",
+                            hint=(exc.hint or "") + "; then export again",
+                            code=exc.code) from None
+    if models == "bake":
+        local = [name for name, m in lock.models.items() if m.source.startswith("local:")]
+        if local:
+            raise UsageError(f"--models bake cannot put local models in the image: "
+                             f"{', '.join(local)} exist only in this Data/Models",
+                             hint="use --models volume and copy those files into the volume, "
+                                  "or give them a downloadable source in smx.toml",
+                             code="export.local_models")
 
 
 def _narrow_manifest(env: Env, keep: str) -> str:
@@ -128,7 +179,25 @@ def _narrow_lock(lock: Lock, keep: str) -> Lock:
     return Lock(packages={keep: lock.packages[keep]}, models=dict(lock.models))
 
 
-def _dockerfile(plan: ExportPlan, smx_spec: str, backend: str) -> str:
+@dataclass(frozen=True)
+class SmxInstall:
+    """How the image gets smx: the wheel of this smx in the context, or a pip requirement."""
+
+    wheel: str | None = None
+    spec: str | None = None
+
+    def lines(self, python: str) -> list[str]:
+        venv = f"python{python} -m venv /opt/smx && /opt/smx/bin/pip install"
+        if self.wheel is not None:
+            return [f"# smx {__version__}, the one that wrote smx.lock (a wheel built by "
+                    "`smx export`)",
+                    f"COPY {self.wheel} /tmp/",
+                    f"RUN {venv} /tmp/{self.wheel} && rm /tmp/{self.wheel}"]
+        return [f"ARG SMX_SPEC={shlex.quote(self.spec or '')}",
+                f'RUN {venv} "$SMX_SPEC"']
+
+
+def _dockerfile(plan: ExportPlan, install: SmxInstall, backend: str) -> str:
     py = plan.python
     if py == UBUNTU_PYTHON:
         python_install = f"python{py} python{py}-venv python{py}-dev python3-pip"
@@ -145,12 +214,12 @@ def _dockerfile(plan: ExportPlan, smx_spec: str, backend: str) -> str:
         "# syntax=docker/dockerfile:1.10",
         f"# Generated by smx {__version__} (`smx export`): package {plan.package!r}, "
         f"backend {backend}, models {plan.models}.",
-        "# Build:  docker build -t my-sd-env .",
+        f"# Build:  docker build -t {plan.tag} .",
         "#         (tokens, only if models need them: --secret id=hf_token,env=HF_TOKEN "
         "--secret id=civitai_token,env=CIVITAI_API_TOKEN)",
         f"# Run:    docker run --gpus all -p {plan.port}:{plan.port}"
         + (" -v sd-models:/env/Data/Models" if plan.models == "volume" else "")
-        + " my-sd-env",
+        + f" {plan.tag}",
         f"FROM {plan.base_image}",
         "ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 SMX_ENV=/env",
         "RUN apt-get update \\",
@@ -158,8 +227,7 @@ def _dockerfile(plan: ExportPlan, smx_spec: str, backend: str) -> str:
         f"{python_install} \\",
         "    libgl1 libglib2.0-0 \\",
         "    && rm -rf /var/lib/apt/lists/*",
-        f"ARG SMX_SPEC={shlex.quote(smx_spec)}",
-        f"RUN python{py} -m venv /opt/smx && /opt/smx/bin/pip install \"$SMX_SPEC\"",
+        *install.lines(py),
         "ENV PATH=/opt/smx/bin:$PATH",
         "WORKDIR /env",
         "COPY smx.toml smx.lock /env/",
@@ -217,6 +285,9 @@ def write_export(plan: ExportPlan, output: Path, fmt: str = "dockerfile") -> lis
         if rel == "entrypoint.sh":
             target.chmod(0o755)
         written.append(target)
+    for rel, data in plan.binaries.items():
+        atomic_write_bytes(output / rel, data)
+        written.append(output / rel)
     return written
 
 
@@ -226,9 +297,10 @@ def _tarball(plan: ExportPlan) -> bytes:
     import tarfile
 
     raw = io.BytesIO()
+    entries = {rel: content.encode("utf-8") for rel, content in plan.files.items()}
+    entries.update(plan.binaries)
     with tarfile.open(fileobj=raw, mode="w") as tar:
-        for rel, content in sorted(plan.files.items()):
-            data = content.encode("utf-8")
+        for rel, data in sorted(entries.items()):
             info = tarfile.TarInfo(rel)
             info.size = len(data)
             info.mode = 0o755 if rel == "entrypoint.sh" else 0o644

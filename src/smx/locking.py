@@ -72,7 +72,8 @@ def lock(env: Env, *, upgrade: set[str] | None = None, reporter: Reporter | None
     locker = _Locker(env, copy.deepcopy(env.lock), upgrade, reporter)
     locker.run()
     result = LockResult(changes=locker.changes)
-    if write and locker.changes:
+    # a fresh env gets its (empty) smx.lock too: after `smx lock` there is a file to commit
+    if write and (locker.changes or not env.layout.lockfile.exists()):
         from smx import leftovers
         from smx.environment import lock as lockfile
 

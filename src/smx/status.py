@@ -12,7 +12,7 @@ smx.lock vs the disk:
   ``wrong-commit`` a checkout at another commit than smx.lock pins
   ``dirty``        a checkout whose tracked files were edited
   ``toggled``      an extension enabled/disabled on disk unlike smx.lock
-  ``corrupted``    a model file whose size is not the locked size
+  ``corrupt``      a model file whose size is not the locked size (`smx model verify`'s word)
   ``modified``     a model file changed since smx last checked it (mtime or size; the full
                    check is `smx model verify`)
   ``outdated``     a model file with the bytes of an earlier pin (same name and size; after
@@ -40,7 +40,7 @@ from smx.environment.env import Env
 from smx.environment.lock import LockedExtension, LockedPackage
 
 STATES = ("not-locked", "not-in-toml", "lock-differs", "missing", "incomplete", "wrong-commit",
-          "dirty", "toggled", "corrupted", "modified", "outdated", "extra")
+          "dirty", "toggled", "corrupt", "modified", "outdated", "extra")
 _AGREEMENT = {"toml-only": "not-locked", "lock-only": "not-in-toml", "changed": "lock-differs"}
 
 
@@ -279,7 +279,7 @@ def _models_disk(env: Env, flagged: set[Any]) -> list[Issue]:
             issues.append(Issue("model", name, "missing", f"{where} is not there", path=where))
             continue
         if size != locked.size:
-            issues.append(Issue("model", name, "corrupted",
+            issues.append(Issue("model", name, "corrupt",
                                 f"{size} bytes, smx.lock says {locked.size}", path=where))
             continue
         why = diskstate.distrust(env.layout, locked, records)

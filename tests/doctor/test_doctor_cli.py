@@ -113,14 +113,43 @@ def test_less_than_20_gb_free_blocks(smx, use_recording, monkeypatch: pytest.Mon
                                    "message": check(document, "disk")["summary"]}]
 
 
-def test_less_than_100_gb_free_warns(smx, use_recording, monkeypatch: pytest.MonkeyPatch,
-                                     ) -> None:
+def test_room_for_a_web_ui_but_few_models_warns(smx, use_recording,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     use_recording("rtx4090")
-    monkeypatch.setenv("SMX_DOCTOR_FAKE_FREE_BYTES", str(60 * 1000**3))
+    monkeypatch.setenv("SMX_DOCTOR_FAKE_FREE_BYTES", str(30 * 1000**3))
     code, document = doctor_json(smx)
     assert code == 0
     assert check(document, "disk")["status"] == "warn"
-    assert "60.0 GB free" in check(document, "disk")["summary"]
+    assert "30.0 GB free" in check(document, "disk")["summary"]
+    assert "leaves room for one web UI with torch (up to 12.0 GB)" in \
+        check(document, "disk")["hint"]
+
+
+def test_the_disk_thresholds_follow_the_catalog(smx, use_recording, env_dir: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside an env: the largest web UI plus models; 63 GB is plenty for that. In an env:
+    the web UIs smx.toml lists that are not installed yet."""
+    from smx.catalog.packages import PACKAGES
+
+    use_recording("rtx4090")
+    monkeypatch.setenv("SMX_DOCTOR_FAKE_FREE_BYTES", str(63 * 1000**3))
+    assert check(doctor_json(smx)[1], "disk")["status"] == "ok"
+
+    largest = max(p.disk_gb for p in PACKAGES.values())
+    monkeypatch.setenv("SMX_DOCTOR_FAKE_FREE_BYTES", str(int((largest + 6) * 1000**3)))
+    assert check(doctor_json(smx)[1], "disk")["status"] == "fail"  # no room for a checkpoint
+
+    manifest = env_dir / "smx.toml"
+    manifest.write_text(manifest.read_text() + '\n[packages.a]\nsource = "a1111"\n'
+                        '\n[packages.c]\nsource = "comfyui"\n')
+    need = PACKAGES["a1111"].disk_gb + PACKAGES["comfyui"].disk_gb + 7
+    monkeypatch.setenv("SMX_DOCTOR_FAKE_FREE_BYTES", str(int((need - 1) * 1000**3)))
+    inside = check(doctor_json(smx, "--env", str(env_dir))[1], "disk")
+    assert inside["status"] == "fail"
+    assert inside["hint"].startswith(f"free at least {need:.1f} GB for a, c to install and")
+    (env_dir / "Data" / "Packages" / "a").mkdir()  # installed: only c still needs room
+    monkeypatch.setenv("SMX_DOCTOR_FAKE_FREE_BYTES", str(int((need + 20) * 1000**3)))
+    assert check(doctor_json(smx, "--env", str(env_dir))[1], "disk")["status"] == "ok"
 
 
 # --- environments ----------------------------------------------------------------------------
@@ -236,3 +265,21 @@ def test_online_uses_smx_toml_sources_and_fails_when_unreachable(
     assert online["civitai"]["configured_by"] == "smx.toml"
     assert online["huggingface"]["reachable"] is True
     assert check(document, "online.civitai")["status"] == "fail"
+
+
+def test_without_a_gpu_the_advice_is_not_to_install_a_driver(smx, use_recording,
+                                                             tmp_path: Path) -> None:
+    from smx.system.doctor import _gpu_checks
+    from smx.system.gpu import GpuReport, NvidiaStatus
+
+    bare = GpuReport(nvidia=NvidiaStatus(available=False, problem="no NVML"), gpus=(),
+                     system="Linux", machine="x86_64", notes=())
+    gpu = next(c for c in _gpu_checks(bare) if c.id == "gpu")
+    assert gpu.summary.startswith("no usable GPU found: smx installs the CPU build of torch")
+    assert gpu.hint.startswith("fine for trying things out")
+
+    use_recording("no_library")
+    result = smx("doctor", cwd=tmp_path)
+    reasons = [line for line in result.stdout.splitlines() if ": auto:" in line]
+    assert len(reasons) == len(set(reasons)) and len(reasons) <= 2  # not one per web UI
+    assert any(line.startswith("a1111, forge") for line in reasons), reasons

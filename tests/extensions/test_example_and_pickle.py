@@ -40,7 +40,7 @@ def test_the_tutorial_file_is_accepted_and_its_dry_run_shows_every_step(
     assert order[3] == ("package", "check")
     assert {a for a, _ in order[4:]} == {"model"}
     assert human.exit_code == 0, human.output
-    assert "8 step(s) would run" in human.output
+    assert "8 steps would run" in human.output
     assert "check package a1111: load check" in human.output
     assert "install extension animatediff" in human.output
     # the motion module A1111 refuses: said before anything runs, opt-in left to the user

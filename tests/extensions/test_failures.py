@@ -157,6 +157,6 @@ def test_an_extension_for_an_uninstalled_package_says_to_install_it(
 
     result = _add(smx, env_dir, "animatediff")
 
-    assert result.exit_code == 5, result.output
+    assert result.exit_code == 2, result.output  # as `smx launch` says it (tests/cli)
     assert "a1111 is not installed" in result.output and "smx sync" in result.output
     assert state_of(env_dir) == before

@@ -143,7 +143,7 @@ def test_without_yes_and_no_terminal_nothing_is_added(smx, comfy: Installed,
     result = smx("--env", str(comfy.env), "ext", "add", "--from-workflow", str(API))
 
     assert result.exit_code == 2
-    assert "confirm adding them with --yes" in result.output
+    assert "adding them; confirm with --yes" in result.output  # tests/cli/test_confirmations
     assert state_of(comfy.env) == before
 
 

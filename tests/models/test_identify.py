@@ -168,6 +168,6 @@ def test_verify_does_not_offer_to_download_a_local_model(hub: FakeHub, env_dir: 
     result = run(smx, env_dir, "model", "verify")
     assert result.exit_code == 4
     assert "download" not in result.stderr.replace("cannot be downloaded", "")
-    assert "own: local: model(s) exist only on this disk and cannot be downloaded" in \
+    assert "own: a local: model, it exists only on this disk and cannot be downloaded" in \
         result.stderr
     assert "put the original file back" in result.stderr

@@ -119,4 +119,4 @@ def test_an_unreachable_source_is_an_error_with_the_rest_reported(anima: Path, s
     assert result.exit_code == 3 and document["exit_code"] == 3
     assert "connection refused" in document["data"]["models"][0]["error"]
     human = run(smx, anima, "model", "outdated", "--refresh")
-    assert human.exit_code == 3 and "could not check 1 model(s)" in human.stderr
+    assert human.exit_code == 3 and "could not check 1 model" in human.stderr

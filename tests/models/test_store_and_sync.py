@@ -146,10 +146,10 @@ def test_a_model_dropped_from_smx_toml_is_removed_by_sync(pulled: Path, smx,
     assert read_toml(pulled / "smx.lock")["models"] == {}
 
 
-def test_remove_asks_first(pulled: Path, smx) -> None:
+def test_remove_without_a_terminal_asks_for_yes(pulled: Path, smx) -> None:
     before = (pulled / "smx.toml").read_bytes()
-    result = run(smx, pulled, "model", "remove", "anima", input="n\n")
-    assert result.exit_code == 1
+    result = run(smx, pulled, "model", "remove", "anima", input="y\n")  # piped: not an answer
+    assert result.exit_code == 2 and "confirm with --yes" in result.output
     assert (pulled / CKPT).exists() and (pulled / "smx.toml").read_bytes() == before
 
 

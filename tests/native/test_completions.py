@@ -187,3 +187,16 @@ printf 'kind:%s\\n' "${{COMPREPLY[@]}}"
                           env=smx_on_path, capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["launch:comfy", "launch:forge-main", "model:mm-sdxl",
                                    "kind:controlnet"], done.stderr
+
+
+def test_ext_add_tab_proposes_the_extensions_smx_knows(named_env: Path) -> None:
+    done = complete("smx ext add ", "bash", named_env)
+    assert done.returncode == 0, done.stderr
+    assert set(done.stdout.split()) >= {"animatediff", "controlnet", "deforum"}
+    prefix = complete("smx ext add anim", "bash", named_env)
+    assert prefix.stdout.split() == ["animatediff"]
+    from smx.catalog.extensions import KNOWN_EXTENSIONS
+
+    for_comfy = complete("smx ext add --package comfy ", "bash", named_env)
+    assert set(for_comfy.stdout.split()) == {
+        name for name, known in KNOWN_EXTENSIONS.items() if "comfyui" in known.variants}

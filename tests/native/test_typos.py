@@ -8,12 +8,13 @@ from pathlib import Path
 def test_a_mistyped_command_suggests_the_right_one(smx) -> None:
     result = smx("instal", "comfyui")
     assert result.exit_code == 2
-    assert "No such command 'instal'" in result.output and "'install'" in result.output
+    assert "no such command 'instal'" in result.stderr
+    assert "hint: did you mean 'install'" in result.stderr
 
 
 def test_a_mistyped_subcommand_suggests_the_right_one(smx) -> None:
     result = smx("model", "lst")
-    assert result.exit_code == 2 and "Did you mean 'list'?" in result.output
+    assert result.exit_code == 2 and "did you mean 'list'?" in result.stderr
 
 
 def test_a_mistyped_package_suggests_the_catalog_name_and_creates_nothing(smx, tmp_path: Path

@@ -40,7 +40,7 @@ def test_an_environment_in_sync_says_so_with_exit_0_offline(smx, synced: Path, h
                                                             ) -> None:
     result = smx("--env", str(synced), "status")
     assert result.exit_code == 0, result.output
-    assert "in sync: 1 package(s), 2 extension(s), 2 model(s)" in result.stdout
+    assert "in sync: 1 package, 2 extensions, 2 models" in result.stdout
     code, document = status_json(smx, synced)
     assert (code, document["status"], document["data"]["in_sync"]) == (0, "ok", True)
     assert document["data"]["issues"] == []
@@ -87,7 +87,7 @@ def test_every_kind_of_drift_is_named_with_exit_1(smx, synced: Path) -> None:
         ("extension", "nodes-a", "dirty"),
         ("extension", "nodes-b", "missing"),
         ("extension", "someone-elses-node", "extra"),
-        ("model", "anima", "corrupted"),
+        ("model", "anima", "corrupt"),
         ("model", "mm", "not-in-toml"),
         ("model", "new", "not-locked"),
         ("model", "handmade.safetensors", "extra"),

@@ -451,6 +451,25 @@ def get_package(name: str) -> CatalogPackage:
     try:
         return PACKAGES[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(PACKAGES), n=1)
+        close = [name.lower()] if name.lower() in PACKAGES else \
+            difflib.get_close_matches(name.lower(), list(PACKAGES), n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(PACKAGES)}"
         raise NotFound(f"unknown package {name!r}", hint=hint, code="package.unknown") from None
+
+
+def missing_package_hint(typed: str, present: list[str], *, install: bool = True) -> str:
+    """The hint for "no package TYPED in smx.toml": a close name in the env, else what is
+    there, else how to install one (`smx install TYPED` only when TYPED is a catalog name).
+    ``install=False`` for commands where installing makes no sense (remove)."""
+    import difflib
+
+    close = difflib.get_close_matches(typed, present, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    if present:
+        return f"packages in smx.toml: {', '.join(present)}"
+    if not install:
+        return "smx.toml lists no packages"
+    if typed.lower() in PACKAGES:
+        return f"install it first: smx install {typed.lower()}"
+    return f"install a web UI first, e.g. smx install comfyui (catalog: {', '.join(PACKAGES)})"

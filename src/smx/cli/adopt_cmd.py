@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from smx.words import count
+
 
 def run_adopt(ctx: typer.Context, path: Path, json_out: bool, directory: Path) -> None:
     from smx.adopt import adopt, library_root
@@ -32,7 +34,7 @@ def run_adopt(ctx: typer.Context, path: Path, json_out: bool, directory: Path) -
     for warning in result.warnings:
         output.warn(warning)
     for pkg in result.packages:
-        exts = f", {len(pkg.extensions)} extension(s)" if pkg.extensions else ""
+        exts = f", {count(len(pkg.extensions), 'extension')}" if pkg.extensions else ""
         venv = f", venv Python {pkg.python}" if pkg.python else ", no venv"
         output.success(f"package {pkg.name}: {pkg.source} at {pkg.ref or pkg.commit[:12]} "
                        f"({pkg.commit[:12]}{venv}{exts})")
@@ -41,7 +43,7 @@ def run_adopt(ctx: typer.Context, path: Path, json_out: bool, directory: Path) -
         by_source["civitai" if model.source.startswith("civitai:") else "local"] += 1
     if result.models:
         size = sum(m.size for m in result.models)
-        output.success(f"{len(result.models)} model(s), {_size(size)}: "
+        output.success(f"{count(len(result.models), 'model')}, {_size(size)}: "
                        f"{by_source['civitai']} from Civitai, {by_source['local']} local-only")
     if result.already:
         output.info(f"already in smx.toml: {', '.join(result.already)}")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from smx.cli.complete import complete_package
+from smx.words import count
 
 if TYPE_CHECKING:
     from smx.cli.output import Output
@@ -75,7 +76,8 @@ def check(
     for report in reports:
         if report.ok:
             output.success(f"{report.package} loads"
-                           + (f" with {len(report.folders)} extension(s)" if report.folders
+                           + (f" with {count(len(report.folders), 'extension')}"
+                              if report.folders
                               else "") + f" ({report.loader}, {report.seconds:.0f} s)")
             continue
         output.error(f"{report.package} does not load:")
@@ -133,7 +135,8 @@ def render_checks(output: Output, result: SyncResult | None) -> None:
     if result is None or result.checks is None:
         return
     for report in result.checks.passed:
-        extra = f" with {len(report.folders)} extension(s)" if report.folders else ""
+        extra = (f" with {count(len(report.folders), 'extension')}" if report.folders
+                 else "")
         output.info(f"{report.package} loads{extra} (checked: {report.loader}, "
                     f"{report.seconds:.0f} s)")
     kept = result.checks.kept_broken

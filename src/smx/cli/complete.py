@@ -154,11 +154,15 @@ def complete_extension(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
 
 
 def complete_ext_source(ctx: typer.Context, incomplete: str) -> list[Suggestion]:
-    """`smx ext add <Tab>`: the known names, and the Comfy Registry ids the env has."""
+    """`smx ext add <Tab>`: the known names (with ``--package`` typed already, those smx knows
+    for that package's kind of web UI), and the Comfy Registry ids the env has."""
     try:
         from smx.catalog.extensions import KNOWN_EXTENSIONS
 
-        items = [(name, f"known: {known.title}") for name, known in KNOWN_EXTENSIONS.items()]
+        package = (ctx.params or {}).get("package")
+        source = dict(env_packages(ctx)).get(package) if isinstance(package, str) else None
+        items = [(name, f"known: {known.title}") for name, known in KNOWN_EXTENSIONS.items()
+                 if not source or source in known.variants]
         return _matching(items + [(node, f"Comfy Registry id ({where})")
                                   for node, where in env_registry_ids(ctx)], incomplete)
     except Exception:

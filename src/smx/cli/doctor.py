@@ -126,10 +126,14 @@ def _render(output: Output, report: DoctorReport) -> None:
         plan.add_row(escape(pkg.name), escape(pkg.torch.backend_key),
                      escape(_short_index(pkg.torch.index_url)), escape(flags), python)
     output.table(plan)
+    # why each choice: one line per distinct reason (four web UIs, one CPU: one line)
+    reasons: dict[str, list[str]] = {}
     for pkg in report.packages:
         if pkg.torch is not None:
-            output.print(f"[dim]{escape(pkg.name)}: {escape(pkg.torch.reason)}"
-                         + (f"; {escape(pkg.launch.reason)}" if pkg.launch else "") + "[/dim]")
+            why = pkg.torch.reason + (f"; {pkg.launch.reason}" if pkg.launch else "")
+            reasons.setdefault(why, []).append(pkg.name)
+    for why, names in reasons.items():
+        output.print(f"[dim]{escape(', '.join(names))}: {escape(why)}[/dim]")
 
     failing = [c for c in report.checks if c.status == "fail"]
     if failing:

@@ -23,15 +23,21 @@ def render_error(out: Output, exc: BaseException, command: str) -> int:
         code, message, hint, ident = (1, f"unexpected error: {type(exc).__name__}: {exc}",
                                       "run again with --debug for the traceback and report it",
                                       "internal")
-    message = redact(message)
-    hint = redact(hint) if hint else None
+    # several mistakes in one smx.toml: each is its own error, in file order
+    found: list[tuple[str, str | None, str]] = [
+        (p.message, p.hint, p.code) for p in getattr(exc, "problems", ())
+    ] or [(message, hint, ident)]
     if out.debug and not isinstance(exc, KeyboardInterrupt):
         out.err_console.print(redact("".join(traceback.format_exception(exc))), markup=False)
     if out.json_mode:
-        err = {"code": ident, "message": message}
-        if hint:
-            err["hint"] = hint
-        out.emit_json(command, None, exit_code=code, errors=[err])
+        errors = []
+        for text, tip, what in found:
+            err = {"code": what, "message": redact(text)}
+            if tip:
+                err["hint"] = redact(tip)
+            errors.append(err)
+        out.emit_json(command, None, exit_code=code, errors=errors)
     else:
-        out.error(message, hint)
+        for text, tip, _what in found:
+            out.error(redact(text), redact(tip) if tip else None)
     return code

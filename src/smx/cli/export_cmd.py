@@ -21,14 +21,21 @@ def export(
     models: str = typer.Option("volume", "--models",
                                help="bake: models inside the image; volume: synced into a "
                                     "volume mounted at /env/Data/Models at start."),
-    output: Path | None = typer.Option(None, "--output", "-o",
-                                       help="Where to write (default: export/<package> in the "
-                                            "env, or export/<package>.tar.gz for oci)."),
-    smx_spec: str | None = typer.Option(None, "--smx-spec",
-                                        help="pip requirement for smx inside the image "
-                                             "(default: smx-cli==<this version>)."),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="PATH",
+                                       help="Where to write (default: export/PACKAGE in the "
+                                            "env, or export/PACKAGE.tar.gz for oci)."),
+    smx_spec: str | None = typer.Option(None, "--smx-spec", metavar="REQUIREMENT",
+                                        help="Install smx in the image with pip from this "
+                                             "requirement (e.g. a version on your index) "
+                                             "instead of the wheel of this smx that export "
+                                             "puts in the build context."),
 ) -> None:
     """Write a Dockerfile whose image runs `smx sync --frozen` at build and `smx launch`.
+
+    The build context holds narrowed copies of smx.toml and smx.lock and a wheel of this smx
+    (the one that wrote smx.lock). Refused, with the fix, when the image's
+    `smx sync --frozen` would fail: smx.toml and smx.lock disagree, or smx.lock does not
+    record a package's Python packages yet (run `smx sync` first).
 
     Example: smx export --package comfyui --models volume && docker build -t sd export/comfyui
     """
@@ -52,8 +59,9 @@ def export(
     for path in written:
         output_obj.detail(f"  {path}")
     if fmt == "dockerfile":
-        output_obj.info(f"next: docker build -t {env.manifest.name.lower()}-{plan.package} "
-                        f"{output}")
+        output_obj.info(f"next: docker build -t {plan.tag} {output}")
+    else:
+        output_obj.info(f"next: docker build -t {plan.tag} - < {output}")
 
 
 def register(app: typer.Typer) -> None:

@@ -77,11 +77,13 @@ def add(
     (newest active unless @VERSION), or the version's archive when the Registry ties it to
     no commit.
 
-    Examples:
-      smx ext add animatediff --package a1111
-      smx ext add https://github.com/Mikubill/sd-webui-controlnet --ref 56cec5b
-      smx ext add comfyui-animatediff-evolved@1.5.7 --package comfyui
-      smx ext add --from-workflow animation.json --yes
+    Example: smx ext add animatediff --package a1111
+
+    Example: smx ext add https://github.com/Mikubill/sd-webui-controlnet --ref 56cec5b
+
+    Example: smx ext add comfyui-animatediff-evolved@1.5.7 --package comfyui
+
+    Example: smx ext add --from-workflow animation.json --yes
     """
     from smx.catalog.extensions import KNOWN_EXTENSIONS
     from smx.cli.state import locked_env, out
@@ -312,20 +314,16 @@ def remove(
 
     Example: smx ext remove deforum --yes
     """
-    import sys
-
+    from smx.cli.confirm import confirmed
     from smx.cli.state import locked_env, out
-    from smx.errors import UsageError
 
     output = out(ctx)
     with locked_env(ctx) as env:
         (pname, ename), = _pairs(env, name, package, allow_locked=True)
-        if not yes:
-            if not sys.stdin.isatty():
-                raise UsageError(f"removing {ename} deletes its folder in {pname}; confirm "
-                                 "with --yes", hint=f"smx ext remove {ename} --yes")
-            if not typer.confirm(f"Delete the extension {ename} of {pname}?"):
-                raise typer.Exit(1)
+        if not confirmed(output, yes=yes, what=f"removing {ename} deletes its folder in {pname}",
+                         question=f"Delete the extension {ename} of {pname}?",
+                         retry=f"smx ext remove {ename} --yes"):
+            return
 
         def change(doc: Any) -> None:
             _set_entry(doc, pname, ename, None)

@@ -17,9 +17,10 @@ def package_of(env: Env, name: str | None) -> PackageSpec:
     packages = env.manifest.packages
     if name is not None:
         if name not in packages:
-            known = ", ".join(packages) or "none"
-            raise NotFound(f"no package {name!r} in smx.toml (packages: {known})",
-                           hint="install it first: smx install " + name,
+            from smx.catalog.packages import missing_package_hint
+
+            raise NotFound(f"no package {name!r} in smx.toml",
+                           hint=missing_package_hint(name, list(packages)),
                            code="extension.unknown_package")
         return packages[name]
     if len(packages) == 1:

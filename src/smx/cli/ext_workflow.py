@@ -7,7 +7,6 @@ transaction through the same sync step as `smx ext add <registry-id>`.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,22 +67,20 @@ def add_from_workflow(ctx: typer.Context, path: Path, package: str | None, *, ye
         return
     for key in added:
         output.success(f"added {key} {versions.get(key) or ''} to {plan.package}".rstrip())
-    if plan.packs and not confirmed:
-        output.info("nothing added")
 
 
 def _ask(output: Output, plan: WorkflowPlan) -> bool:
-    from smx.errors import UsageError
+    """The one rule of cli/confirm.py: a prompt only at a terminal, else 'confirm with
+    --yes' (exit 2). --json without --yes reports what would be added instead."""
+    from smx.cli.confirm import confirmed
 
     count = len(plan.packs)
     what = f"{count} node pack{'s' if count != 1 else ''}"
     if output.json_mode:
         return False  # --json without --yes: report what would be added
-    if not sys.stdin.isatty():
-        raise UsageError(f"the workflow needs {what}; confirm adding them with --yes",
-                         hint="smx ext add --from-workflow FILE --yes",
-                         code="workflow.confirm")
-    return typer.confirm(f"Add {what} to {plan.package}?", default=False)
+    return confirmed(output, yes=False, what=f"the workflow needs {what}, adding them",
+                     question=f"Add {what} to {plan.package}?",
+                     retry="smx ext add --from-workflow FILE --yes")
 
 
 def _keys(existing: dict[str, Any], plan: WorkflowPlan) -> dict[str, str]:

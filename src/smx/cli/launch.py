@@ -24,6 +24,14 @@ class _LaunchCommand(TyperCommand):
         return super().parse_args(ctx, args)
 
 
+def _port(value: int | None) -> int | None:
+    # checked here rather than with min/max, which would print a wide "[1<=x<=65535]" column
+    # in --help and squeeze the option names at 80 columns
+    if value is not None and not 1 <= value <= 65535:
+        raise typer.BadParameter(f"{value} is not a port (1-65535)")
+    return value
+
+
 def launch(
     ctx: typer.Context,
     package: str | None = typer.Argument(
@@ -34,18 +42,19 @@ def launch(
                                help="Public gradio link (A1111, Forge, Fooocus)."),
     listen: bool = typer.Option(False, "--listen",
                                 help="Answer on every network interface, not only this machine."),
-    port: int | None = typer.Option(None, "--port", min=1, max=65535, help="Port to serve on."),
+    port: int | None = typer.Option(None, "--port", metavar="N", callback=_port,
+                                    help="Port to serve on (1-65535)."),
     api: bool = typer.Option(False, "--api", help="Serve the UI's HTTP API too."),
     allow_extension_install: bool = typer.Option(
         False, "--allow-extension-install",
-        help="A1111/Forge: keep installing extensions from the UI possible while shared "
-             "(--enable-insecure-extension-access)."),
+        help="A1111/Forge: while shared, still allow installing extensions from the UI "
+             "(the web UI's insecure extension access flag)."),
     dry_run: bool = typer.Option(False, "--dry-run",
                                  help="Check and show what would run; start nothing."),
     json_out: bool = typer.Option(False, "--json", help="With --dry-run: the plan as JSON."),
     background: bool = typer.Option(
         False, "--background", "-b",
-        help="Start it detached (log in Data/Logs/<name>.log) and return; see `smx ps`, "
+        help="Start it detached (log in Data/Logs/NAME.log) and return; see `smx ps`, "
              "`smx logs`, `smx stop`."),
     wait: bool = typer.Option(False, "--wait", help="With --background: return once its HTTP "
                               "endpoint answers (an error if it exits first)."),
@@ -61,8 +70,11 @@ def launch(
     With --background it runs detached instead, as a service: `smx ps` lists it, `smx logs`
     shows its output, `smx stop` ends it.
 
-    Examples: smx launch a1111 --share  |  smx launch comfyui -- --preview-method auto  |
-    smx launch comfyui --background --wait
+    Example: smx launch a1111 --share
+
+    Example: smx launch comfyui -- --preview-method auto
+
+    Example: smx launch comfyui --background --wait
     """
     from smx.cli.state import open_env, out
     from smx.errors import UsageError

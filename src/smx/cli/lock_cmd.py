@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from smx.cli.complete import complete_env_name
+from smx.words import count
 
 
 def lock(
@@ -25,7 +26,9 @@ def lock(
     Python packages (`freeze`) are known only after an install: a package whose commit moves
     is installed, and its list recorded, by the next `smx sync`.
 
-    Examples: smx lock --upgrade          smx lock --upgrade comfyui animatediff
+    Example: smx lock --upgrade
+
+    Example: smx lock --upgrade comfyui animatediff
     """
     from smx.cli.state import locked_env, out
     from smx.errors import UsageError
@@ -39,14 +42,19 @@ def lock(
     with locked_env(ctx) as env:
         result = run_lock(env, upgrade=chosen, reporter=output.reporter())
     if not result.changes:
-        output.success("smx.lock is up to date with smx.toml" +
-                       (" (nothing newer upstream)" if upgrade else ""))
+        if result.written:
+            output.success("wrote smx.lock: nothing to pin yet (smx.toml lists no packages or "
+                           "models)")
+        else:
+            output.success("smx.lock is up to date with smx.toml" +
+                           (" (nothing newer upstream)" if upgrade else ""))
         return
     for change in result.changes:
         output.print(f"  {change.describe()}", markup=False)
     pinned = [c for c in result.changes if c.action != "unpinned"]
     if pinned:
-        output.success(f"smx.lock updated ({len(pinned)} change(s)); `smx sync` installs it")
+        output.success(f"smx.lock updated ({count(len(pinned), 'change')}); `smx sync` installs "
+                       "it")
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,23 @@ class SmxGroup(TyperGroup):
 
         return sorted(super().list_commands(ctx), key=display_rank)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        from smx.cli.parsing import hoist_global_options
+
+        return super().parse_args(ctx, hoist_global_options(self, ctx, args))
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None,
+                     **extra: Any) -> Any:
+        words = list(args)
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except Exception as exc:  # `smx --bogus`, `smx --json status`: before any command
+            if not _is_usage_error(exc):
+                raise
+            from smx.cli.output import Output
+
+            raise typer.Exit(_render_usage(Output(), exc, words)) from None
+
     def invoke(self, ctx: Any) -> Any:
         words = [*ctx._protected_args, *ctx.args]  # consumed by invoke; kept to name the command
         try:
@@ -30,6 +47,10 @@ class SmxGroup(TyperGroup):
         except (typer.Exit, typer.Abort, BrokenPipeError):
             raise  # typer ends a closed pipe (`smx … | head`) quietly
         except Exception as exc:  # the single place errors become exit codes
+            if _is_usage_error(exc):
+                from smx.cli.state import state
+
+                raise typer.Exit(_render_usage(state(ctx).out, exc, words)) from None
             if _is_click_exception(exc):
                 raise
             raise typer.Exit(_render(ctx, exc, words)) from None
@@ -41,6 +62,26 @@ def _is_click_exception(exc: BaseException) -> bool:
     from typer import _click
 
     return isinstance(exc, _click.exceptions.ClickException)
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """A parser error; not the help that `smx model` without a subcommand shows."""
+    from typer import _click
+
+    errors = _click.exceptions
+    return (isinstance(exc, errors.UsageError)
+            and not isinstance(exc, errors.NoArgsIsHelpError))
+
+
+def _render_usage(output: Any, exc: Any, words: list[str]) -> int:
+    from smx.cli.errors import render_error
+    from smx.cli.parsing import usage_error, wants_json
+    from smx.errors import CommandLineError
+
+    command, message, hint = usage_error(exc)
+    if wants_json(words):
+        output.json_mode = True
+    return render_error(output, CommandLineError(message, hint=hint), command)
 
 
 def _render(ctx: Any, exc: BaseException, words: list[str]) -> int:
@@ -94,9 +135,11 @@ def main(
     ctx: typer.Context,
     env: str | None = typer.Option(
         None, "--env", envvar="SMX_ENV", metavar="PATH",
-        help="Environment folder (default: nearest smx.toml upwards). Env: SMX_ENV."),
+        help="Environment folder (default: nearest smx.toml upwards)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More detail."),
+    # a counter (-v, -vv), not a number: no metavar, no "[default: 0]"
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, metavar="",
+                                show_default=False, help="More detail."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from smx.cli.complete import complete_model, complete_model_kind
+from smx.words import count
 
 app = typer.Typer(help="Models: pull from Civitai / Hugging Face / URLs, list, identify, "
                        "check for newer versions, verify, remove.\n\n"
@@ -213,9 +214,9 @@ def outdated(
         output.detail(f"{name}: not checked ({why})")
     checked = len(report.rows) - len(failed)
     if not newer and checked:
-        output.success(f"{checked} model(s) checked: all at their newest version")
+        output.success(f"{count(checked, 'model')} checked: all at their newest version")
     if failed:
-        raise NetworkError(f"could not check {len(failed)} model(s): "
+        raise NetworkError(f"could not check {count(len(failed), 'model')}: "
                            + "; ".join(f"{r.name}: {r.error}" for r in failed[:3]),
                            hint="run the same command again later", code="model.check_failed")
 
@@ -232,21 +233,21 @@ def remove(
 
     Example: smx model remove mm-sdxl --yes
     """
-    import sys
-
+    from smx.cli.confirm import confirmed
     from smx.cli.state import locked_env, out
-    from smx.errors import UsageError
     from smx.models.manage import remove as do_remove
 
     output = out(ctx, json_out)
-    if not yes:
-        if not sys.stdin.isatty() and output.json_mode:
-            raise UsageError("removing models needs confirmation", hint="pass --yes")
-        listed = ", ".join(names)
-        if not typer.confirm(f"Remove {listed} from smx.toml and delete the file(s)?",
-                             default=False, err=True):
-            raise typer.Exit(1)
+    listed = ", ".join(names)
     with locked_env(ctx) as env:
+        # an unknown name is refused by do_remove, before anything changes, without a question
+        known = all(n in env.manifest.models or n in env.lock.models for n in names)
+        files = "its file" if len(names) == 1 else "their files"
+        if known and not confirmed(output, yes=yes, what=f"removing {listed} deletes {files}",
+                                   question=f"Remove {listed} from smx.toml and delete "
+                                   f"{files}?",
+                                   retry=f"smx model remove {' '.join(names)} --yes"):
+            return
         outcomes = do_remove(env, names, output.reporter())
     if output.json_mode:
         output.emit_json("model remove", {"removed": [_outcome_json(o) for o in outcomes]})
@@ -298,7 +299,7 @@ def verify(
         else:
             output.error(f"{r.name}: {r.status}: {r.detail} ({r.path})")
     if bad:
-        raise IntegrityError(f"{len(bad)} of {len(rows)} model(s) failed verification",
+        raise IntegrityError(f"{len(bad)} of {count(len(rows), 'model')} failed verification",
                              hint=_verify_hint(env, bad), code="integrity.corrupt")
     if not rows:
         output.info("no models in smx.lock")
@@ -311,10 +312,12 @@ def _verify_hint(env: Any, bad: list[Any]) -> str:
     fetched = [r.name for r in bad if r.name not in local]
     hints = []
     if fetched:
-        hints.append("delete the corrupt file(s) and run `smx sync` to download them again"
+        files = "file" if len(fetched) == 1 else "files"
+        hints.append(f"delete the corrupt {files} and run `smx sync` to download them again"
                      + (f" ({', '.join(fetched)})" if local else ""))
     if local:
-        hints.append(f"{', '.join(local)}: local: model(s) exist only on this disk and cannot "
+        which = "a local: model, it exists" if len(local) == 1 else "local: models, they exist"
+        hints.append(f"{', '.join(local)}: {which} only on this disk and cannot "
                      "be downloaded; put the original file back (from a backup or where you "
                      "got it), or update sha256 in smx.toml if the file changed on purpose")
     return "; ".join(hints)

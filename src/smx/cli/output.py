@@ -82,7 +82,16 @@ class Output:
     def table(self, table: Any) -> None:
         if self.quiet or self.json_mode:
             return
-        self.console.print(table)
+        if self.console.is_terminal:
+            self.console.print(table)
+            return
+        # piped (grep, a log file): rich pads every row to the full width; drop what only
+        # lines the columns up on a screen
+        with self.console.capture() as captured:
+            self.console.print(table)
+        lines = [line.rstrip() for line in captured.get().splitlines()]
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
 
     # --- JSON ------------------------------------------------------------------------------
     def emit_json(self, command: str, data: Any, *, exit_code: int = 0,

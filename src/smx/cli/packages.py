@@ -124,8 +124,11 @@ def update(
     with locked_env(ctx) as env:
         names = [package] if package else list(env.manifest.packages)
         if package is not None and package not in env.manifest.packages:
-            raise NotFound(f"no package {package!r} in smx.toml",
-                           hint=_known(env, package) or "install one with `smx install`")
+            raise NotFound(f"no package {package!r} in smx.toml", hint=_known(env, package))
+        if not names:
+            output.success("nothing to update: smx.toml lists no packages (install one with "
+                           "`smx install comfyui`)")
+            return
         before = {n: p.commit for n, p in env.lock.packages.items()}
         if not names:
             output.print("no packages to update; install one with: smx install comfyui")
@@ -156,23 +159,20 @@ def remove(
 
     Example: smx remove a1111-dev --yes
     """
-    import sys
-
+    from smx.cli.confirm import confirmed
     from smx.cli.state import locked_env, out
-    from smx.errors import NotFound, UsageError
+    from smx.errors import NotFound
 
     output = out(ctx)
     with locked_env(ctx) as env:
         if package not in env.manifest.packages and package not in env.lock.packages:
             raise NotFound(f"no package {package!r} in smx.toml",
-                           hint=_known(env, package) or "nothing is installed")
+                           hint=_known(env, package, install=False))
         where = env.layout.package_dir(package)
-        if not yes:
-            if not sys.stdin.isatty():
-                raise UsageError(f"removing {package} deletes {_show(where)}; confirm with --yes",
-                                 hint=f"smx remove {package} --yes")
-            if not typer.confirm(f"Delete {_show(where)} (checkout and venv; models are kept)?"):
-                raise typer.Exit(1)
+        if not confirmed(output, yes=yes, what=f"removing {package} deletes {_show(where)}",
+                         question=f"Delete {_show(where)} (checkout and venv; models are "
+                                  "kept)?", retry=f"smx remove {package} --yes"):
+            return
         _edit_and_sync(env, output, package, None)
     output.success(f"removed {package} ({_show(where)}); shared models in Data/Models are kept")
 
@@ -346,14 +346,10 @@ def _size(n: int) -> str:
     return human_bytes(n) if n else "-"
 
 
-def _known(env: Env, typed: str) -> str:
-    import difflib
+def _known(env: Env, typed: str, *, install: bool = True) -> str:
+    from smx.catalog.packages import missing_package_hint
 
-    names = list(env.manifest.packages)
-    close = difflib.get_close_matches(typed, names, n=1)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    return f"packages here: {', '.join(names)}" if names else ""
+    return missing_package_hint(typed, list(env.manifest.packages), install=install)
 
 
 def _show(path: Path) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from smx.words import count
+
 
 def status(
     ctx: typer.Context,
@@ -30,19 +32,24 @@ def status(
     if output.json_mode:
         errors = [] if report.in_sync else [{
             "code": "env.drift",
-            "message": f"{len(report.issues)} difference(s) between the disk, smx.lock and "
-                       "smx.toml", "hint": _hint(report)}]
+            "message": f"{count(len(report.issues), 'difference')} between the disk, "
+                       "smx.lock and smx.toml", "hint": _hint(report)}]
         output.emit_json("status", report.to_json(), exit_code=code, errors=errors)
         raise typer.Exit(code)
-    counts = (f"{report.packages} package(s), {report.extensions} extension(s), "
-              f"{report.models} model(s)")
+    counts = (f"{count(report.packages, 'package')}, "
+              f"{count(report.extensions, 'extension')}, {count(report.models, 'model')}")
     if report.in_sync:
-        output.success(f"in sync: {counts} match smx.lock and smx.toml")
+        if not env.layout.lockfile.exists():
+            output.success("nothing to compare yet: smx.toml lists no packages, extensions or "
+                           "models, and there is no smx.lock (the first `smx install` or "
+                           "`smx sync` writes it)")
+        else:
+            output.success(f"in sync: {counts} match smx.lock and smx.toml")
         return
     from rich.table import Table
     from rich.text import Text
 
-    output.print(f"{len(report.issues)} difference(s) ({counts} in smx.toml):")
+    output.print(f"{count(len(report.issues), 'difference')} ({counts} in smx.toml):")
     table = Table(box=None, pad_edge=False, show_header=True)
     for column in ("what", "name", "state", "detail"):
         table.add_column(column, overflow="fold")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from smx.words import count
+
 
 def sync(
     ctx: typer.Context,
@@ -65,11 +67,11 @@ def sync(
         output.success("nothing to do: the environment matches smx.toml")
         return
     if dry_run:
-        output.print(f"{len(steps)} step(s) would run:")
+        output.print(f"{count(len(steps), 'step')} would run:")
         for step in steps:
             output.print(f"  {step.describe()}", markup=False)
     else:
-        output.success(f"{len(steps)} step(s) done")
+        output.success(f"{count(len(steps), 'step')} done")
 
 
 def register(app: typer.Typer) -> None:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from smx.environment.names import is_store_filename
-from smx.environment.tomlpos import KeyPath, locate
-from smx.errors import ConfigError, SmxError
+from smx.environment.tomlpos import KeyPath, Position, index_positions
+from smx.errors import ConfigError, ConfigProblems, SmxError
 from smx.fsutil import atomic_write_text
 
 if sys.version_info >= (3, 11):
@@ -123,22 +123,50 @@ class Manifest:
 
 # --- validation ----------------------------------------------------------------------------
 class _Checker:
+    """Collects every mistake of one file; the caller raises them together, in file order.
+
+    Each check reports what is wrong and returns a neutral value (None, {}, the default) so
+    the checks after it still run; checks that need a valid value (the extensions of a
+    package whose source is unknown) are skipped rather than reported twice.
+    """
+
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
         self.text = text
+        self.problems: list[tuple[tuple[int, int, int], ConfigError]] = []
+        self._positions: dict[KeyPath, Position] | None = None
 
     def fail(self, key_path: KeyPath, message: str, hint: str | None = None,
-             at_key: bool = False) -> ConfigError:
-        pos = locate(self.text, key_path)
+             at_key: bool = False) -> None:
+        pos = self._locate(key_path)
         where = _display(self.path)
+        order = (sys.maxsize, 0)
         if pos is not None:
             col = pos.key_col if at_key else pos.value_col
             where = f"{where}:{pos.line}:{col}"
-        return ConfigError(f"{where}: {message}", hint=hint)
+            order = (pos.line, col)
+        self.problems.append(((*order, len(self.problems)),
+                              ConfigError(f"{where}: {message}", hint=hint)))
+
+    def _locate(self, key_path: KeyPath) -> Position | None:
+        if self._positions is None:
+            self._positions = index_positions(self.text)
+        for cut in range(len(key_path), 0, -1):
+            found = self._positions.get(tuple(key_path[:cut]))
+            if found is not None:
+                return found
+        return None
+
+    def raise_problems(self) -> None:
+        if not self.problems:
+            return
+        ordered = [problem for _order, problem in sorted(self.problems, key=lambda p: p[0])]
+        raise ordered[0] if len(ordered) == 1 else ConfigProblems(ordered)
 
     def table(self, value: Any, key_path: KeyPath) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise self.fail(key_path, f"expected a table for {_dotted(key_path)}")
+            self.fail(key_path, f"expected a table for {_dotted(key_path)}")
+            return {}
         return value
 
     def keys(self, table: dict[str, Any], key_path: KeyPath, allowed: tuple[str, ...]) -> None:
@@ -147,24 +175,26 @@ class _Checker:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = (f"did you mean {close[0]!r}?" if close
                         else f"allowed keys: {', '.join(allowed)}")
-                raise self.fail((*key_path, key), f"unknown key {_dotted((*key_path, key))}",
-                                hint=hint, at_key=True)
+                self.fail((*key_path, key), f"unknown key {_dotted((*key_path, key))}",
+                          hint=hint, at_key=True)
 
     def string(self, table: dict[str, Any], key_path: KeyPath, key: str,
                required: bool = False, choices: tuple[str, ...] | None = None) -> str | None:
         if key not in table:
             if required:
-                raise self.fail(key_path, f"missing key {_dotted((*key_path, key))}",
-                                hint=f"add `{key} = \"...\"` to [{_dotted(key_path)}]")
+                self.fail(key_path, f"missing key {_dotted((*key_path, key))}",
+                          hint=f"add `{key} = \"...\"` to [{_dotted(key_path)}]")
             return None
         value = table[key]
         if not isinstance(value, str):
-            raise self.fail((*key_path, key), f"expected a string for {_dotted((*key_path, key))}")
+            self.fail((*key_path, key), f"expected a string for {_dotted((*key_path, key))}")
+            return None
         if choices is not None and value not in choices:
             close = difflib.get_close_matches(value, choices, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"one of: {', '.join(choices)}"
-            raise self.fail((*key_path, key),
-                            f"{value!r} is not a valid {_dotted((*key_path, key))}", hint=hint)
+            self.fail((*key_path, key),
+                      f"{value!r} is not a valid {_dotted((*key_path, key))}", hint=hint)
+            return None
         return value
 
     def boolean(self, table: dict[str, Any], key_path: KeyPath, key: str, default: bool) -> bool:
@@ -172,22 +202,24 @@ class _Checker:
             return default
         value = table[key]
         if not isinstance(value, bool):
-            raise self.fail((*key_path, key),
-                            f"expected true or false for {_dotted((*key_path, key))}")
+            self.fail((*key_path, key), f"expected true or false for {_dotted((*key_path, key))}")
+            return default
         return value
 
     def string_list(self, table: dict[str, Any], key_path: KeyPath, key: str) -> list[str]:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail((*key_path, key),
-                            f"expected a list of strings for {_dotted((*key_path, key))}")
+            self.fail((*key_path, key),
+                      f"expected a list of strings for {_dotted((*key_path, key))}")
+            return []
         return list(value)
 
     def string_map(self, table: dict[str, Any], key_path: KeyPath, key: str) -> dict[str, str]:
         value = table.get(key, {})
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise self.fail((*key_path, key),
-                            f"expected a table of strings for {_dotted((*key_path, key))}")
+            self.fail((*key_path, key),
+                      f"expected a table of strings for {_dotted((*key_path, key))}")
+            return {}
         return dict(value)
 
     def git(self, table: dict[str, Any], key_path: KeyPath, key: str) -> str | None:
@@ -199,15 +231,17 @@ class _Checker:
             return None
         why = url_problem(value) if key == "git" else ref_problem(value)
         if why is not None:
-            raise self.fail((*key_path, key), f"{_dotted((*key_path, key))} is refused: {why}",
-                            hint=URL_HINT if key == "git" else REF_HINT)
+            self.fail((*key_path, key), f"{_dotted((*key_path, key))} is refused: {why}",
+                      hint=URL_HINT if key == "git" else REF_HINT)
+            return None
         return value
 
-    def name(self, name: str, key_path: KeyPath) -> None:
+    def name(self, name: str, key_path: KeyPath) -> bool:
         if not NAME_RE.match(name):
-            raise self.fail(key_path, f"invalid name {name!r} in {_dotted(key_path[:-1])}",
-                            hint="names use letters, digits, '.', '_' and '-' (max 64)",
-                            at_key=True)
+            self.fail(key_path, f"invalid name {name!r} in {_dotted(key_path[:-1])}",
+                      hint="names use letters, digits, '.', '_' and '-' (max 64)", at_key=True)
+            return False
+        return True
 
 
 def _dotted(path: KeyPath) -> str:
@@ -236,6 +270,8 @@ def _model_kinds() -> tuple[str, ...]:
 
 
 def parse_text(path: Path, text: str) -> Manifest:
+    """Validate smx.toml: every mistake is reported (ConfigProblems when several), each with
+    file:line:col, in the order of the file. The one validation every command uses."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -256,8 +292,8 @@ def parse_text(path: Path, text: str) -> Manifest:
     if torch.index not in ("auto", "pip") and not torch.index.startswith(
         ("http://", "https://", "file://")
     ):
-        raise check.fail(("torch", "index"), f"{torch.index!r} is not a valid torch.index",
-                         hint='use "auto", "pip" or a wheel-index URL')
+        check.fail(("torch", "index"), f"{torch.index!r} is not a valid torch.index",
+                   hint='use "auto", "pip" or a wheel-index URL')
 
     src_t = check.table(data.get("sources", {}), ("sources",))
     check.keys(src_t, ("sources",), ("civitai", "huggingface", "comfy-registry"))
@@ -285,14 +321,14 @@ def parse_text(path: Path, text: str) -> Manifest:
         check.keys(table, kp, ("source", "git", "ref", "python", "backend", "args", "env",
                                "extensions", "resolve-as-of"))
         source = check.string(table, kp, "source", required=True)
-        assert source is not None
-        if source not in sources_known:
+        if source is not None and source not in sources_known:
             close = difflib.get_close_matches(source, sources_known, n=1)
             hint = (f"did you mean {close[0]!r}?" if close else
                     f"known packages: {', '.join(sources_known)}; for a fork keep "
                     f"source = \"<package>\" and add git = \"<url>\"")
-            raise check.fail((*kp, "source"), f"unknown package source {source!r} for "
-                             f"{_dotted((*kp, 'source'))}", hint=hint)
+            check.fail((*kp, "source"), f"unknown package source {source!r} for "
+                       f"{_dotted((*kp, 'source'))}", hint=hint)
+            source = None
         extensions: dict[str, ExtensionSpec] = {}
         ext_t = check.table(table.get("extensions", {}), (*kp, "extensions"))
         for ename, eraw in ext_t.items():
@@ -309,14 +345,14 @@ def parse_text(path: Path, text: str) -> Manifest:
             try:
                 parse_setting(as_of)
             except ValueError:
-                raise check.fail((*kp, "resolve-as-of"),
-                                 f"{as_of!r} is not a date for "
-                                 f"{_dotted((*kp, 'resolve-as-of'))}",
-                                 hint='use "2024-08-01", "2024-08-01T12:00:00Z" or "now"'
-                                 ) from None
+                check.fail((*kp, "resolve-as-of"),
+                           f"{as_of!r} is not a date for {_dotted((*kp, 'resolve-as-of'))}",
+                           hint='use "2024-08-01", "2024-08-01T12:00:00Z" or "now"')
+        if source is not None:
+            _check_extensions(check, kp, source, extensions, ext_t)
         packages[pname] = PackageSpec(
             name=pname,
-            source=source,
+            source=source or "",
             git=check.git(table, kp, "git"),
             ref=check.git(table, kp, "ref"),
             python=check.string(table, kp, "python"),
@@ -327,8 +363,8 @@ def parse_text(path: Path, text: str) -> Manifest:
             resolve_as_of=as_of,
         )
     if launch.package is not None and launch.package not in packages:
-        raise check.fail(("launch", "package"),
-                         f"launch.package names {launch.package!r}, which is not in [packages]")
+        check.fail(("launch", "package"),
+                   f"launch.package names {launch.package!r}, which is not in [packages]")
 
     models: dict[str, ModelSpec] = {}
     md_t = check.table(data.get("models", {}), ("models",))
@@ -339,32 +375,33 @@ def parse_text(path: Path, text: str) -> Manifest:
         table = check.table(raw, kp)
         check.keys(table, kp, ("source", "kind", "file", "sha256", "filename"))
         source = check.string(table, kp, "source", required=True)
-        assert source is not None
-        try:
-            from smx.models.refs import parse_model_ref
+        if source is not None:
+            try:
+                from smx.models.refs import parse_model_ref
 
-            parse_model_ref(source)
-        except SmxError as exc:
-            raise check.fail((*kp, "source"), f"{exc.message} in {_dotted((*kp, 'source'))}",
-                             hint=exc.hint) from None
+                parse_model_ref(source)
+            except SmxError as exc:
+                check.fail((*kp, "source"), f"{exc.message} in {_dotted((*kp, 'source'))}",
+                           hint=exc.hint)
         sha = check.string(table, kp, "sha256")
         if sha is not None and not SHA256_RE.match(sha):
-            raise check.fail((*kp, "sha256"), f"{_dotted((*kp, 'sha256'))} is not a SHA-256",
-                             hint="64 hexadecimal characters")
+            check.fail((*kp, "sha256"), f"{_dotted((*kp, 'sha256'))} is not a SHA-256",
+                       hint="64 hexadecimal characters")
         filename = check.string(table, kp, "filename")
         if filename is not None and not is_store_filename(filename):
             # the rule smx.lock and names from servers follow (environment/names.py)
-            raise check.fail((*kp, "filename"), f"{_dotted((*kp, 'filename'))} must be a plain "
-                             "file name", hint="no folders, no leading dot, none of <>:\"|?*, "
-                                               "no control characters")
+            check.fail((*kp, "filename"), f"{_dotted((*kp, 'filename'))} must be a plain "
+                       "file name", hint="no folders, no leading dot, none of <>:\"|?*, "
+                                         "no control characters")
         models[mname] = ModelSpec(
             name=mname,
-            source=source,
+            source=source or "",
             kind=check.string(table, kp, "kind", choices=kinds),
             file=check.string(table, kp, "file"),
             sha256=sha.lower() if sha else None,
             filename=filename,
         )
+    check.raise_problems()
     return Manifest(path=path, name=name, torch=torch, sources=sources, launch=launch,
                     packages=packages, models=models)
 
@@ -381,23 +418,58 @@ def _extension(check: _Checker, name: str, table: dict[str, Any], kp: KeyPath) -
     )
     if spec.registry is not None:
         if spec.git is not None:
-            raise check.fail((*kp, "registry"), f"{_dotted(kp)} has both git and registry",
-                             hint="keep one: registry = \"<id>\" (Comfy Registry) or "
-                                  "git = \"<url>\"")
+            check.fail((*kp, "registry"), f"{_dotted(kp)} has both git and registry",
+                       hint="keep one: registry = \"<id>\" (Comfy Registry) or git = \"<url>\"")
         if spec.ref is not None:
-            raise check.fail((*kp, "ref"), f"{_dotted((*kp, 'ref'))}: a Registry node pack "
-                             "takes a version, not a ref", hint='version = "1.2.3"')
+            check.fail((*kp, "ref"), f"{_dotted((*kp, 'ref'))}: a Registry node pack takes a "
+                       "version, not a ref", hint='version = "1.2.3"')
         if not REGISTRY_ID_RE.match(spec.registry):
-            raise check.fail((*kp, "registry"), f"{spec.registry!r} is not a Comfy Registry id",
-                             hint="ids are lowercase letters, digits, '-', '_' and '.', e.g. "
-                                  "comfyui-animatediff-evolved")
+            check.fail((*kp, "registry"), f"{spec.registry!r} is not a Comfy Registry id",
+                       hint="ids are lowercase letters, digits, '-', '_' and '.', e.g. "
+                            "comfyui-animatediff-evolved")
         if spec.version is not None and not REGISTRY_VERSION_RE.match(spec.version):
-            raise check.fail((*kp, "version"), f"{spec.version!r} is not a Registry version",
-                             hint="versions are semantic versions, e.g. 1.5.7")
+            check.fail((*kp, "version"), f"{spec.version!r} is not a Registry version",
+                       hint="versions are semantic versions, e.g. 1.5.7")
     elif spec.version is not None:
-        raise check.fail((*kp, "version"), f"{_dotted((*kp, 'version'))} needs registry",
-                         hint="a git extension takes ref = \"<tag, branch or commit>\"")
+        check.fail((*kp, "version"), f"{_dotted((*kp, 'version'))} needs registry",
+                   hint="a git extension takes ref = \"<tag, branch or commit>\"")
     return spec
+
+
+def _check_extensions(check: _Checker, kp: KeyPath, source: str,
+                      extensions: dict[str, ExtensionSpec], raw: dict[str, Any]) -> None:
+    """An entry without git (or a Registry id) must be an extension smx knows for this kind of
+    web UI: the same rule for `smx status`, `smx ext list` and `smx sync`
+    (extensions/targets.py resolves it)."""
+    if not extensions:
+        return
+    from smx.catalog.extensions import KNOWN_EXTENSIONS
+    from smx.catalog.packages import PACKAGES
+
+    catalog = PACKAGES[source]
+    if catalog.extension_style not in ("a1111", "comfyui"):
+        check.fail((*kp, "extensions"), f"{catalog.title} has no extensions, yet "
+                   f"{_dotted((*kp, 'extensions'))} lists some", hint="remove them",
+                   at_key=True)
+        return
+    for ename in extensions:
+        ekp = (*kp, "extensions", ename)
+        entry = raw.get(ename)
+        # a bad git or registry value is reported once, by _extension
+        if not isinstance(entry, dict) or "git" in entry or "registry" in entry:
+            continue
+        known = KNOWN_EXTENSIONS.get(ename)
+        if known is None:
+            close = difflib.get_close_matches(ename, list(KNOWN_EXTENSIONS), n=1)
+            check.fail(ekp, f"{_dotted(ekp)} has no git URL and {ename!r} is not an "
+                       "extension smx knows", at_key=True,
+                       hint=f"did you mean {close[0]!r}?" if close else
+                       f"add git = \"https://…\", or use a known name: "
+                       f"{', '.join(KNOWN_EXTENSIONS)}")
+        elif catalog.name not in known.variants:
+            check.fail(ekp, f"smx knows no {known.title} for {catalog.title} (only for "
+                       f"{', '.join(known.variants)})", at_key=True,
+                       hint="give its repository with git = \"https://…\"")
 
 
 _POS_RE = re.compile(r"\(at line (\d+), column (\d+)\)")

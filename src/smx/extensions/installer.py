@@ -265,11 +265,13 @@ class ExtensionInstaller:
     def _package(self, target: ExtTarget) -> LockedPackage:
         locked = self.env.lock.packages.get(target.package)
         if locked is None or not is_installed(self.layout, locked):
-            raise InstallError(f"{target.package} is not installed, so {target.name} cannot be "
-                               "added to it yet",
-                               hint=f"run `smx sync` (or `smx install "
-                                    f"{target.catalog.name}`) first",
-                               code="extension.package_missing")
+            # the words and exit code (2) `smx launch` uses for the same state
+            why = ("smx.lock has no entry for it" if locked is None
+                   else "its checkout or venv is missing or unfinished")
+            raise NotFound(f"{target.package} is not installed ({why}), so its extension "
+                           f"{target.name} cannot be installed or changed",
+                           hint="run `smx sync` to install what smx.toml lists",
+                           code="extension.package_missing")
         return locked
 
     def _check_same_repo(self, target: ExtTarget, present: Path) -> None:

@@ -28,6 +28,7 @@ from smx.catalog.extensions import (
 from smx.catalog.packages import CatalogPackage
 from smx.environment.layout import EnvLayout
 from smx.errors import ConfigError
+from smx.words import count
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def apply(layout: EnvLayout, package: CatalogPackage, checkout: Path, ext_dir: P
             if wiring.folder:
                 moved = _rescue(ext_dir / wiring.folder, store)
                 if moved:
-                    messages.append(f"moved {len(moved)} file(s) from "
+                    messages.append(f"moved {count(len(moved), 'file')} from "
                                     f"{_relative(ext_dir / wiring.folder, layout.root)} into "
                                     f"{shown} ({', '.join(moved[:5])}): the extension now reads "
                                     "the store")
@@ -134,7 +135,8 @@ def apply(layout: EnvLayout, package: CatalogPackage, checkout: Path, ext_dir: P
             assert wiring.folder is not None
             result = links.link_folder(ext_dir / wiring.folder, store)
             if result.moved:
-                messages.append(f"moved {len(result.moved)} file(s) into {shown} before linking")
+                messages.append(f"moved {count(len(result.moved), 'file')} into {shown} before "
+                                "linking")
             if not result.linked:
                 messages.append(f"{wiring.kind} models: no link ({result.problem}); put them in "
                                 f"{_relative(ext_dir / wiring.folder, layout.root)} yourself, "

@@ -102,14 +102,10 @@ def resolve_package(manifest: Manifest, name: str | None) -> str:
     if name is not None:
         if name in manifest.packages:
             return name
-        import difflib
+        from smx.catalog.packages import missing_package_hint
 
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = (f"did you mean {close[0]!r}?" if close else
-                f"packages in smx.toml: {', '.join(names)}" if names else
-                f"install it first: smx install {name}")
-        raise NotFound(f"no package {name!r} in {manifest.path.name}", hint=hint,
-                       code="launch.unknown_package")
+        raise NotFound(f"no package {name!r} in {manifest.path.name}",
+                       hint=missing_package_hint(name, names), code="launch.unknown_package")
     if manifest.launch.package is not None:
         return manifest.launch.package
     if len(names) == 1:

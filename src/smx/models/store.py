@@ -151,7 +151,7 @@ class ModelRow:
     locked: str | None  # the exact pin in smx.lock ("civitai:261336@597138")
     sha256: str | None
     path: str | None  # relative to the env
-    state: str  # ok | missing | wrong size | not synced | not in smx.toml
+    state: str  # ok | missing | corrupt | not-locked | not-in-toml: `smx status`'s words
     used_by: list[str]
     trigger_words: list[str] = field(default_factory=list)  # Civitai's trainedWords
 
@@ -186,16 +186,16 @@ def list_models(env: Env) -> list[ModelRow]:
         if locked is None:
             assert spec is not None
             rows.append(ModelRow(name, spec.kind, None, None, spec.source, None, None, None,
-                                 "not synced", packages_using(env, spec.kind)))
+                                 "not-locked", packages_using(env, spec.kind)))
             continue
         path = locked_path(env.layout, locked)
         status = "ok"
         if spec is None:
-            status = "not in smx.toml"
+            status = "not-in-toml"
         elif path is None or not path.is_file():
             status = "missing"
         elif path.stat().st_size != locked.size:
-            status = "wrong size"
+            status = "corrupt"
         rel = env.layout.relative(path) if path is not None and path.exists() else (
             path.relative_to(env.root).as_posix() if path is not None else None)
         rows.append(ModelRow(name, locked.kind, locked.base_model, locked.size,

@@ -14,10 +14,18 @@ from pathlib import Path
 
 FAKE_FREE_ENV = "SMX_DOCTOR_FAKE_FREE_BYTES"
 GB = 1000**3  # disks are sold and shown (df -H, Explorer) in decimal GB
-FAIL_BELOW = 20 * GB  # one package with torch (~10 GB) plus one SDXL checkpoint (~7 GB)
-WARN_BELOW = 100 * GB  # a few packages and a working set of models
 
 DiskProbe = Callable[[Path], int]
+
+
+@dataclass(frozen=True)
+class DiskNeed:
+    """How much free space a setup needs (below: fail) and leaves comfortable (below: warn),
+    and for what, in words."""
+
+    fail_below: int
+    warn_below: int
+    what: str
 
 
 @dataclass(frozen=True)
@@ -55,10 +63,10 @@ def existing_folder(path: Path) -> Path:
     return path
 
 
-def check_disk(path: Path, probe: DiskProbe | None = None) -> DiskFree:
+def check_disk(path: Path, need: DiskNeed, probe: DiskProbe | None = None) -> DiskFree:
     folder = existing_folder(path)
     free = (probe or real_free_bytes)(folder)
-    status = "fail" if free < FAIL_BELOW else "warn" if free < WARN_BELOW else "ok"
+    status = "fail" if free < need.fail_below else "warn" if free < need.warn_below else "ok"
     return DiskFree(folder, free, status)
 
 

@@ -95,8 +95,9 @@ def run_doctor(given: DoctorInput) -> DoctorReport:
     for pkg in packages:
         checks += _package_checks(pkg, in_env)
 
-    free = disk.check_disk(given.env_root or given.cwd, given.disk_probe)
-    checks.append(_disk_check(free))
+    need = disk_need(given)
+    free = disk.check_disk(given.env_root or given.cwd, need, given.disk_probe)
+    checks.append(_disk_check(free, need))
     git = tools.find_git()
     checks.append(Check("git", OK, f"git {git.version} ({git.path})") if git.problem is None
                   else Check("git", FAIL, git.problem,
@@ -200,9 +201,19 @@ def _gpu_checks(gpus: gpu.GpuReport) -> list[Check]:
         checks.append(Check("nvidia", INFO, nv.problem or "NVIDIA driver not checked"))
     primary = gpus.primary
     if primary is None:
-        checks.append(Check("gpu", WARN, "no usable GPU found: torch will run on the CPU, "
-                            "which is very slow for Stable Diffusion",
-                            "install the GPU driver, or set [torch] backend if smx is wrong"))
+        if gpus.notes:  # a GPU without its driver: the gpu.note checks say what to do
+            hint = ("the gpu.note lines below say what is missing; or set [torch] backend in "
+                    "smx.toml if smx is wrong")
+        elif gpus.gpus:  # e.g. an Intel iGPU: there, but torch's builds do not use it
+            names = ", ".join(g.name for g in gpus.gpus)
+            hint = (f"torch's CUDA/ROCm builds cannot use {names}; set [torch] backend in "
+                    "smx.toml if smx is wrong")
+        else:  # a machine without a GPU: there is no driver to install
+            hint = ("fine for trying things out; with a GPU smx did not see, install its "
+                    "driver (nvidia-smi should list an NVIDIA one) or set [torch] backend in "
+                    "smx.toml")
+        checks.append(Check("gpu", WARN, "no usable GPU found: smx installs the CPU build of "
+                            "torch, which is very slow for Stable Diffusion", hint))
     else:
         memory = ""
         if primary.vram_total is not None:
@@ -218,16 +229,41 @@ def _gpu_checks(gpus: gpu.GpuReport) -> list[Check]:
     return checks
 
 
-def _disk_check(free: disk.DiskFree) -> Check:
+# What models take, on top of the web UIs (catalog disk_gb: checkout + venv with torch).
+FIRST_MODEL = 7 * disk.GB  # one SDXL checkpoint: what a first image needs
+MODEL_WORKING_SET = 20 * disk.GB  # a few checkpoints, LoRAs and ControlNets
+
+
+def disk_need(given: DoctorInput) -> disk.DiskNeed:
+    """From the catalog's disk figures: in an environment, the web UIs smx.toml lists that are
+    not installed yet; elsewhere, the largest one (what a first `smx install` may take). Plus
+    one SDXL checkpoint to fail below, and a working set of models to warn below."""
+    manifest = given.manifest
+    if manifest is not None and given.env_root is not None:
+        packages = given.env_root / "Data" / "Packages"
+        pending = [(name, PACKAGES[spec.source]) for name, spec in manifest.packages.items()
+                   if spec.source in PACKAGES and not (packages / name).exists()]
+        web_uis = sum(int(pkg.disk_gb * disk.GB) for _name, pkg in pending)
+        what = (f"{', '.join(name for name, _pkg in pending)} to install and "
+                if pending else "")
+    else:
+        largest = max(PACKAGES.values(), key=lambda pkg: pkg.disk_gb)
+        web_uis = int(largest.disk_gb * disk.GB)
+        what = f"one web UI with torch (up to {disk.human_bytes(web_uis)}) and "
+    fail_below = web_uis + FIRST_MODEL
+    return disk.DiskNeed(fail_below, fail_below + MODEL_WORKING_SET, what)
+
+
+def _disk_check(free: disk.DiskFree, need: disk.DiskNeed) -> Check:
     amount = f"{disk.human_bytes(free.free_bytes)} free at {free.path}"
     if free.status == FAIL:
         return Check("disk", FAIL, f"only {amount}",
-                     f"free at least {disk.human_bytes(disk.FAIL_BELOW)} (one web UI with torch "
-                     "and one SDXL model) or put the env on another disk")
+                     f"free at least {disk.human_bytes(need.fail_below)} for {need.what}one "
+                     "SDXL checkpoint, or put the env on another disk")
     if free.status == WARN:
         return Check("disk", WARN, f"{amount}",
-                     f"{disk.human_bytes(disk.WARN_BELOW)} or more is comfortable for several "
-                     "web UIs and models")
+                     f"{disk.human_bytes(need.warn_below)} or more leaves room for {need.what}"
+                     "a working set of models")
     return Check("disk", OK, amount)
 
 
