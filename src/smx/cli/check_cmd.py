@@ -104,19 +104,10 @@ def _json(env: Env, report: LoadReport) -> dict[str, Any]:
 
 def _names(env: Env, package: str) -> dict[str, str]:
     """Extension folder -> its name in smx.toml."""
-    from smx.extensions.targets import resolve
+    from smx.extensions.targets import folder_names
 
     spec = env.manifest.packages.get(package)
-    names: dict[str, str] = {}
-    if spec is None:
-        return names
-    for ext in spec.extensions.values():
-        try:
-            target = resolve(spec, ext)
-        except Exception:  # an entry smx cannot resolve names nothing on disk
-            continue
-        names[target.folder] = ext.name
-    return names
+    return folder_names(spec) if spec is not None else {}
 
 
 def _rel(env: Env, path: Any) -> str:

@@ -25,7 +25,7 @@ from smx.catalog.packages import CatalogPackage, get_package
 from smx.environment.layout import EnvLayout
 from smx.environment.lock import LockedExtension
 from smx.environment.manifest import ExtensionSpec, PackageSpec
-from smx.errors import ConfigError, UsageError
+from smx.errors import ConfigError, SmxError, UsageError
 from smx.redact import redact
 
 _FOLDER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
@@ -175,3 +175,17 @@ def refuse_never_loaded(target: ExtTarget) -> None:
                          f"{target.folder}: {target.never_loaded}",
                          hint="nothing was added; smx already points it at the shared store",
                          code="extension.never_loaded")
+
+
+def folder_names(pkg: PackageSpec) -> dict[str, str]:
+    """Each extension folder of ``pkg`` -> its name in smx.toml (entries that do not resolve,
+    or are built in, name no folder)."""
+    names: dict[str, str] = {}
+    for spec in pkg.extensions.values():
+        try:
+            target = resolve(pkg, spec)
+        except SmxError:
+            continue
+        if not target.builtin:
+            names[target.folder] = spec.name
+    return names

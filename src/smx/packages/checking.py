@@ -57,18 +57,13 @@ def plan(steps: list[Step], ctx: SyncContext) -> list[Step]:
 def guard_package(ctx: SyncContext, package: str) -> Iterator[None]:
     """Around a step that moves an installed package (update, refresh): keep its state until
     the check step has seen the result."""
-    from smx.packages.installer import is_installed
-
-    env = ctx.env
-    ctx.checks.changed(package)
-    if not is_installed(env.layout, env.lock.packages.get(package)):
+    kept, created = _begin(ctx, package)
+    if kept is None:
         yield
         return
-    created = not guard.pending(env.layout, package)
-    kept = guard.begin(env, package, ctx.reporter)
     if not kept.package_changed:
         kept.package_changed = True
-        kept.save(env.layout)
+        kept.save(ctx.env.layout)
     with _dropped_on_failure(ctx, package, created):
         yield
 
@@ -77,18 +72,26 @@ def guard_package(ctx: SyncContext, package: str) -> Iterator[None]:
 def guard_extension(ctx: SyncContext, package: str, folder: str, path: Path | None,
                     enabled: bool | None) -> Iterator[None]:
     """Around an extension step that changes ``folder`` of an installed package."""
+    kept, created = _begin(ctx, package)
+    if kept is None:
+        yield
+        return
+    kept.note_folder(ctx.env.layout, folder, path, enabled)
+    with _dropped_on_failure(ctx, package, created):
+        yield
+
+
+def _begin(ctx: SyncContext, package: str) -> tuple[guard.PackageGuard | None, bool]:
+    """The package's guard (and whether this call made it); None when the package is not
+    installed yet (a fresh install has no state before to go back to)."""
     from smx.packages.installer import is_installed
 
     env = ctx.env
     ctx.checks.changed(package)
     if not is_installed(env.layout, env.lock.packages.get(package)):
-        yield
-        return
+        return None, False
     created = not guard.pending(env.layout, package)
-    kept = guard.begin(env, package, ctx.reporter)
-    kept.note_folder(env.layout, folder, path, enabled)
-    with _dropped_on_failure(ctx, package, created):
-        yield
+    return guard.begin(env, package, ctx.reporter), created
 
 
 @contextmanager
@@ -159,18 +162,11 @@ def _split(report: LoadReport, kept: guard.PackageGuard | None
 
 
 def _names(ctx: SyncContext, package: str) -> dict[str, str]:
-    """Extension folder -> its name in smx.toml, for messages."""
-    from smx.extensions.targets import resolve
+    """Extension folder -> how messages name it: "controlnet (sd-webui-controlnet)"."""
+    from smx.extensions.targets import folder_names
 
     spec = ctx.env.manifest.packages.get(package)
-    names: dict[str, str] = {}
     if spec is None:
-        return names
-    for ext in spec.extensions.values():
-        try:
-            target = resolve(spec, ext)
-        except Exception:  # an entry smx cannot resolve names nothing on disk
-            continue
-        if target.folder != ext.name:
-            names[target.folder] = f"{ext.name} ({target.folder})"
-    return names
+        return {}
+    return {folder: name if name == folder else f"{name} ({folder})"
+            for folder, name in folder_names(spec).items()}

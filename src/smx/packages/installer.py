@@ -184,11 +184,9 @@ class PackageInstaller:
                 self._install_frozen(target, resolver, frozen, torch, log)
             else:
                 self._install_torch(target, resolver, torch, log)
-                resolver.protect(protected_pins(name, pkg_dir, target.catalog,
-                                                installed_distributions(venv), own_too=False))
+                self._protect(target, resolver, own_too=False)
                 self._install_requirements(target, resolver, log)
-            resolver.protect(protected_pins(name, pkg_dir, target.catalog,
-                                            installed_distributions(venv)))
+            self._protect(target, resolver, own_too=True)
             self._finish(target, resolver, log, torch.backend)
             locked = self._record(target, head, venv, torch, previous, resolver)
         except BaseException as exc:
@@ -233,12 +231,9 @@ class PackageInstaller:
                     venv = self._venv(target, log, None)
             resolver = self._resolver(target, venv, frozen=None)
             if changed:
-                # the web UI's own pins are what is being resolved: only torch is held
-                resolver.protect(protected_pins(name, pkg_dir, target.catalog,
-                                                installed_distributions(venv), own_too=False))
+                self._protect(target, resolver, own_too=False)
                 self._install_requirements(target, resolver, log)
-            resolver.protect(protected_pins(name, pkg_dir, target.catalog,
-                                            installed_distributions(venv)))
+            self._protect(target, resolver, own_too=True)
             self._finish(target, resolver, log, torch.backend)
             new = self._record(target, head, venv, torch, locked, resolver)
         except BaseException as exc:
@@ -293,6 +288,13 @@ class PackageInstaller:
                                frozen_stamp=frozen.resolved_as_of if frozen else None,
                                frozen=frozen is not None, reporter=self.reporter)
         return VenvResolver(self.env, target.name, venv, self.installer, self.reporter, date)
+
+    def _protect(self, target: Target, resolver: VenvResolver, *, own_too: bool) -> None:
+        """Hold what the venv has now: only the torch family while the web UI's own
+        requirements are being resolved (``own_too=False``), all protected pins after."""
+        resolver.protect(protected_pins(target.name, self.layout.package_dir(target.name),
+                                        target.catalog, installed_distributions(resolver.venv),
+                                        own_too=own_too))
 
     def _check_disk(self, target: Target, pkg_dir: Path) -> None:
         from smx.system.disk import existing_folder, human_bytes, probe_from_environment
