@@ -93,6 +93,7 @@ class Recorded:
     headers: dict[str, str]  # lower-case names
     status: int = 0
     sent: int = 0  # body bytes written to the socket
+    client_port: int = 0  # which connection it came on
 
     @property
     def url_path(self) -> str:
@@ -494,7 +495,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         self.rec = Recorded(self.server.origin, method, unquote(parts.path),
                             parse_qs(parts.query),
-                            {k.lower(): v for k, v in self.headers.items()})
+                            {k.lower(): v for k, v in self.headers.items()},
+                            client_port=self.client_address[1])
         self.hub.record(self.rec)
         self.method = method
         length = int(self.headers.get("Content-Length") or 0)

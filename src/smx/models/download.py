@@ -14,8 +14,9 @@ it guarantees:
   ``If-Range``) and starts over when the ETag or the size changed or the server ignores Range;
 - parallel ranges where they pay (models/ranges.py): one connection first; when it runs
   slower than FAST_ENOUGH_BPS after ADAPT_AFTER_S (a CDN's per-connection cap), the missing
-  bytes are split evenly over all connections at once, and the first to finish takes over the
-  tail of the slowest. A fast stream stays one connection, a server without ranges one stream;
+  bytes are split into equal pieces in file order, all connections start together on them
+  (kept alive from piece to piece), and at the end a free connection takes over the tail of
+  the slowest. A fast stream stays one connection, a server without ranges one stream;
 - bounded bodies: no more is read than the size announced (by the source or by the server)
   plus a small margin, and without any announced size no more than 90 % of the free disk;
 - bounded retries with backoff on resets, stalls, short bodies, 5xx and 429 (Retry-After),
@@ -61,6 +62,11 @@ MiB = 1 << 20
 DEFAULT_CONNECTIONS = 8
 MAX_CONNECTIONS = 32
 PARALLEL_MIN_SIZE = 16 * MiB  # below this one stream is as fast and simpler
+# Parallel pieces: a few per connection (the hashed prefix keeps moving, a slow piece delays
+# little), not so small that requests cost more than they carry.
+MIN_PIECE = 2 * MiB
+MAX_PIECE = 64 * MiB
+PIECES_PER_CONNECTION = 4
 # Default connections: decide this soon after the first body bytes whether the first
 # connection is fast enough alone (more connections then add memory and CPU, not speed).
 ADAPT_AFTER_S = 0.1
@@ -70,7 +76,11 @@ BUFFERS_PER_CONNECTION = 3
 # Buffers of 1 MiB: the bytes recv_into wrote are still in the CPU cache when pwrite and the
 # hasher read them (measured on loopback: 4 MiB buffers are ~25% slower).
 BUFFER_SIZE = MiB
-STATE_FLUSH_S = 0.05  # how much progress a kill -9 can lose (plus the buffers in flight)
+STATE_FLUSH_S = 0.01  # how much progress a kill -9 can lose (plus the buffers in flight)
+# A read fills a slice of its buffer sized so that it takes about 5-25 ms: whole buffers when
+# the stream is fast, small slices when it is slow (a kill -9 loses what is in flight).
+SLICE_FAST_S = 0.005
+SLICE_SLOW_S = 0.025
 # A body may run this far past the size announced for it (Civitai's sizes are rounded KB).
 OVERRUN_MARGIN = 64 * 1024
 # Without an announced size, a body may fill at most this share of the disk's free space.
@@ -178,6 +188,7 @@ class Transfer:
         self._active_lock = threading.Lock()
         self._free_at_start = 0
         self._worthless = False  # the bytes on disk must not be resumed (an overrun body)
+        self._parallel = False  # more than one connection: keep them alive between pieces
         self._digest: str | None = None
         self.reread = 0  # bytes the hasher read back from the page cache
         self.steals = 0  # tails taken over from slower connections
@@ -260,9 +271,9 @@ class Transfer:
             start, end = gaps[0]
             wanted = self._connections(known)
             if self.spec.connections is not None and wanted > 1:
-                # A fixed number of connections: the first one asks for its share only.
+                # A fixed number of connections: the first one asks for its first piece only.
                 missing = sum(b - a for a, b in gaps)
-                end = min(end, start + max(-(-missing // wanted), 1))
+                end = min(end, start + self._piece_size(missing, wanted))
             headers = {"Range": f"bytes={start}-{end - 1}"}
         else:  # size unknown (plain URL): the answer's Content-Range tells it
             start = 0
@@ -363,6 +374,14 @@ class Transfer:
             self.final_url = response.url
             response.discard()
 
+    @staticmethod
+    def _piece_size(missing: int, connections: int) -> int:
+        """Equal pieces, a multiple of ``connections`` of them, so that every round of
+        pieces keeps every connection busy."""
+        target = max(MIN_PIECE, min(MAX_PIECE, missing // (connections * PIECES_PER_CONNECTION)))
+        rounds = max(1, -(-missing // (connections * target)))
+        return max(1, -(-missing // (connections * rounds)))
+
     def _connections(self, size: int | None) -> int:
         wanted = self.spec.connections or DEFAULT_CONNECTIONS
         wanted = max(1, min(MAX_CONNECTIONS, wanted))
@@ -421,8 +440,10 @@ class Transfer:
         # Default (no --connections): one connection first; the others join together when it
         # turns out slow, as a CDN's per-connection cap makes it. A fast link stays one stream.
         adaptive = self.spec.connections is None and count > 1
-        if count > 1 and not adaptive:
-            count = plan.spread(count)
+        self._parallel = count > 1 and not adaptive
+        if self._parallel:
+            probe.keep_connection()
+            plan.split(self._piece_size(size - state.extents.total(), count) if size else 1)
         hasher = Hasher(file, state.extents)
         hasher.start()
         errors: list[BaseException] = []
@@ -467,13 +488,20 @@ class Transfer:
                 while alive := [t for t in threads if t.is_alive()]:
                     if self.stop.is_set():
                         self._abort_active()
-                    alive[0].join(0.01 if deciding else 0.05)
+                    alive[0].join(STATE_FLUSH_S)
                     now = time.monotonic()
-                    if deciding and now - first.began >= ADAPT_AFTER_S:
+                    # Judged on one answer that has run long enough: a run of short answers
+                    # (the gaps of a resumed download) is quick whatever the connection.
+                    timed = [p for p in plan.active() if now - p.began >= ADAPT_AFTER_S]
+                    if deciding and timed:
                         deciding = False
-                        if first.rate(now) < FAST_ENOUGH_BPS and not self.stop.is_set():
-                            used = plan.spread(count)
-                            for index in range(1, used):  # all together, each with a share
+                        if timed[0].rate(now) < FAST_ENOUGH_BPS and not self.stop.is_set():
+                            assert size is not None
+                            self._parallel = True
+                            missing = size - state.extents.total()
+                            pieces = plan.split(self._piece_size(missing, count))
+                            used = min(count, pieces)
+                            for index in range(1, used):  # all together
                                 spawn(index)
                     task.update(completed=state.extents.total())
                     hasher.flush_behind()
@@ -520,6 +548,7 @@ class Transfer:
         """Fetch one piece, resuming it on the same worker after drops and stalls (within the
         retry budget)."""
         streak = Streak(self.client.retry)
+        asked_end = piece.end  # where the current answer's body ends
         try:
             while piece.end is None or piece.pos < piece.end:
                 if self.stop.is_set():
@@ -527,10 +556,13 @@ class Transfer:
                         response.close()
                     raise _Stopped
                 if response is None:
-                    response = self._open_range(piece, state, streak)
+                    asked_end = piece.end
+                    response = self._open_range(piece, asked_end, state, streak)
                     if response is None:
                         continue
                     piece.answered()
+                    if self._parallel:
+                        response.keep_connection()
                 before = piece.pos
                 with self._active_lock:
                     self._active.add(response)
@@ -538,6 +570,8 @@ class Transfer:
                     self._pump(plan, response, piece, file, state, hasher, free)
                     if piece.end is None:
                         return
+                    if piece.end == asked_end:  # all it asked for: the connection can go on
+                        response.finish()
                 except RETRYABLE_ERRORS as exc:
                     if self.stop.is_set():
                         raise _Stopped from None
@@ -568,9 +602,9 @@ class Transfer:
             return self.client.describe(exc, self.final_url, body=True)
         return "connection dropped"
 
-    def _open_range(self, piece: Piece, state: PartState, streak: Streak) -> Response | None:
-        """A 206 for the rest of ``piece`` on the final URL, or None after a wait."""
-        end = piece.end
+    def _open_range(self, piece: Piece, end: int | None, state: PartState, streak: Streak
+                    ) -> Response | None:
+        """A 206 for [piece.pos, end) on the final URL, or None after a wait."""
         headers = {"Range": f"bytes={piece.pos}-{'' if end is None else end - 1}"}
         response = self._request(self.final_url, headers)
         if response.status == 206:
@@ -646,9 +680,9 @@ class Transfer:
                 self.fetched += n
             plan.advance(piece, n)
             took = time.monotonic() - started
-            if took < 0.01 and n == want:
+            if took < SLICE_FAST_S and n == want:
                 slice_size = min(len(buf.mv), slice_size * 2)
-            elif took > 0.05:
+            elif took > SLICE_SLOW_S:
                 slice_size = max(64 * 1024, slice_size // 2)
 
     def _abort_active(self) -> None:

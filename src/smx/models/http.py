@@ -254,6 +254,7 @@ class Response:
         self._chunks: Iterator[bytes] | None = None
         self._left = _EMPTY  # the part of the last received chunk not handed out yet
         self._error: BaseException | None = None
+        self._reuse = False  # read through h11 so that the connection can serve the next one
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name, default)
@@ -275,8 +276,8 @@ class Response:
             error, self._error = self._error, None
             raise error
         view = memoryview(buffer).cast("B")
-        reader = self.raw.extensions.get(BODY_READER)
-        if self._chunks is None and isinstance(reader, BodyReader) and reader.direct:
+        if self.direct:
+            reader = self.raw.extensions[BODY_READER]
             return self._fill(view, reader.readinto)
         return self._fill(view, self._from_chunks)
 
@@ -284,7 +285,21 @@ class Response:
     def direct(self) -> bool:
         """Whether the body comes straight off the socket (models/transport.py)."""
         reader = self.raw.extensions.get(BODY_READER)
-        return self._chunks is None and isinstance(reader, BodyReader) and reader.direct
+        return (not self._reuse and self._chunks is None and isinstance(reader, BodyReader)
+                and reader.direct)
+
+    def finish(self) -> None:
+        """The caller has read the whole body it asked for: let h11 see its end, so that
+        closing hands the connection back to the pool instead of closing it."""
+        if self._chunks is not None and not self._left:
+            with contextlib.suppress(httpx.HTTPError, *RETRYABLE_ERRORS, OSError):
+                self._next_chunk()
+
+    def keep_connection(self) -> None:
+        """Read the body the way that lets its connection take the next request (before the
+        first read): for a caller with more requests to make, where keeping connections
+        open costs less than the copies it saves."""
+        self._reuse = True
 
     def _fill(self, view: memoryview, receive: Callable[[memoryview], int]) -> int:
         filled = 0

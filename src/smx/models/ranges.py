@@ -1,10 +1,11 @@
 """Which connection fetches which bytes of a download.
 
 A file is fetched by one connection until it proves slow (a CDN caps each connection); then
-the bytes still missing are split evenly between all connections at once, and a connection
-that finishes its share takes over the second half of the one expected to finish last. So
-every connection stays busy until the end, and each one makes few requests (a connection that
-read its body straight off the socket is not reused, see models/transport.py).
+every byte still missing is split into equal pieces in file order and all connections start
+together, each taking the next piece when it finishes one (on the same kept-alive connection).
+File order keeps the hashed prefix moving while the rest arrives, so hashing ends with the
+transfer and the page cache holds only the pieces in flight. When no piece is left, a free
+connection takes over the second half of the piece expected to finish last.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ import time
 from dataclasses import dataclass, field
 
 MiB = 1 << 20
-# A share smaller than this is not worth a connection of its own.
-MIN_SHARE = 2 * MiB
-# Take over part of another connection's share only when it would still need this long for
+# Take over part of another connection's piece only when it would still need this long for
 # the rest, and leave it at least STEAL_MIN_BYTES: a new request costs a round trip or more.
-STEAL_AFTER_S = 0.5
+STEAL_AFTER_S = 0.3
 STEAL_MIN_BYTES = MiB
 MEASURE_S = 0.2  # a connection's speed means something after this long
 
@@ -54,7 +53,8 @@ class Piece:
 
 
 class Plan:
-    """The pieces waiting for a connection, and those being fetched (thread-safe)."""
+    """The pieces waiting for a connection, in file order, and those being fetched
+    (thread-safe)."""
 
     def __init__(self, pieces: list[Piece] | None = None) -> None:
         self._lock = threading.Lock()
@@ -69,8 +69,8 @@ class Plan:
         return piece
 
     def take(self) -> Piece | None:
-        """The next piece for a free connection: a waiting one, else the tail of the active
-        piece expected to finish last. None when nothing is left worth taking."""
+        """The next piece for a free connection: the first waiting one, else the tail of the
+        active piece expected to finish last. None when nothing is left worth taking."""
         with self._lock:
             if self._waiting:
                 piece = self._waiting.popleft()
@@ -106,6 +106,10 @@ class Plan:
             if piece in self._active:
                 self._active.remove(piece)
 
+    def active(self) -> list[Piece]:
+        with self._lock:
+            return list(self._active)
+
     def reserve(self, piece: Piece, want: int) -> int:
         """How many bytes ``piece``'s connection may read now (at most ``want``); 0 when the
         piece is complete (its tail may have been taken over)."""
@@ -118,74 +122,22 @@ class Plan:
         with self._lock:
             piece.pos += n
 
-    def waiting(self) -> int:
-        with self._lock:
-            return len(self._waiting)
-
-    def solo(self, piece: Piece) -> None:
-        """One connection is fast enough: let ``piece`` run on into the waiting pieces that
-        follow it, as one request."""
-        with self._lock:
-            while self._waiting and piece.end is not None and self._waiting[0].start == piece.end:
-                piece.end = self._waiting.popleft().end
-
-    def spread(self, connections: int) -> int:
-        """Split every byte not yet taken (the tails of the active pieces and the waiting
-        pieces) evenly: each active piece keeps one share from where it is, the rest wait in
-        shares for the connections about to open. Returns the number of shares: how many
-        connections have work."""
+    def split(self, piece_size: int) -> int:
+        """Cut every byte not yet taken - the rest of the active pieces beyond their next
+        ``piece_size`` bytes, and the waiting pieces - into pieces of ``piece_size`` in file
+        order. Returns how many pieces there are now, active ones included."""
         with self._lock:
             spans = [(p.start, p.end) for p in self._waiting if p.end is not None]
             for piece in self._active:
-                if piece.end is not None and piece.end > piece.reserved:
-                    spans.append((piece.reserved, piece.end))
-            spans.sort()
-            total = sum(end - start for start, end in spans)
-            count = max(1, min(connections, total // MIN_SHARE))
-            share = -(-total // count)  # ceiling: no byte left over
-            active = [p for p in self._active if p.end is not None]
-            for piece in active:  # each active connection keeps the next `share` bytes of its own
-                assert piece.end is not None
-                piece.end = min(piece.end, piece.reserved + share)
-            kept = [(p.reserved, p.end) for p in active if p.end is not None]
-            rest = _subtract(spans, kept)
-            self._waiting = collections.deque(_cut(rest, share))
-            return count
-
-
-def _subtract(spans: list[tuple[int, int]], taken: list[tuple[int, int]]
-              ) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for start, end in spans:
-        pieces = [(start, end)]
-        for t_start, t_end in taken:
-            nxt = []
-            for a, b in pieces:
-                if t_end <= a or t_start >= b:
-                    nxt.append((a, b))
+                if piece.end is None:
                     continue
-                if a < t_start:
-                    nxt.append((a, t_start))
-                if t_end < b:
-                    nxt.append((t_end, b))
-            pieces = nxt
-        out.extend(pieces)
-    return [(a, b) for a, b in sorted(out) if b > a]
-
-
-def _cut(spans: list[tuple[int, int]], share: int) -> list[Piece]:
-    """``spans`` (sorted, disjoint) in consecutive groups of ``share`` bytes; a group that
-    crosses a gap between spans becomes one piece per span."""
-    pieces: list[Piece] = []
-    room = share
-    for start, end in spans:
-        pos = start
-        while pos < end:
-            n = min(end - pos, room)
-            pieces.append(Piece(pos, pos + n))
-            pos += n
-            room -= n
-            if room == 0:
-                room = share
-    return pieces
-
+                keep = min(piece.end, piece.reserved + piece_size)
+                if keep < piece.end:
+                    spans.append((keep, piece.end))
+                    piece.end = keep
+            pieces = []
+            for start, end in sorted(spans):
+                for pos in range(start, end, piece_size):
+                    pieces.append(Piece(pos, min(end, pos + piece_size)))
+            self._waiting = collections.deque(pieces)
+            return len(pieces) + len(self._active)
