@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 
 import pytest
@@ -233,7 +234,7 @@ def test_by_default_a_slow_first_connection_brings_in_the_others_together(
     spans = [tuple(int(x) for x in r.headers["range"][6:].split("-")) for r in others]
     opening = sorted(spans[:7])
     assert len({end - start for start, end in opening}) == 1, opening
-    assert all(a[1] + 1 == b[0] for a, b in zip(opening, opening[1:])), opening
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(opening)), opening
     assert len({r.client_port for r in hub.requests_to("cdn")}) < len(spans) + 1
     assert hub.bytes_sent("cdn") <= len(data) * 1.05
 

@@ -707,11 +707,21 @@ class Transfer:
         assert digest is not None
         size = state.size if state.size is not None else 0
         actual = self.part.stat().st_size
-        expected_size = self.spec.size if self.spec.size and self.spec.size_exact else size
-        if actual != size or size != expected_size:
+        announced = self.spec.size
+        if announced and announced - size > (0 if self.spec.size_exact else 1024):
+            # Only a body without Content-Length can end early unnoticed: closing the
+            # connection was its only end.
+            self._discard()
+            raise NetworkError(
+                f"{self.spec.label}: the server ended the download after {size} of the "
+                f"{announced} bytes announced (it gave no length, so the cut looked like the "
+                "end); the download was deleted and nothing was placed",
+                hint="run the same command again; if it happens again, the connection or the "
+                     "server drops long downloads (a mirror that supports resuming helps)")
+        if actual != size or (announced and self.spec.size_exact and size != announced):
             self._discard()
             raise ChecksumMismatch(f"{self.spec.label}: size mismatch (expected "
-                                   f"{expected_size} bytes, got {actual}); the download was "
+                                   f"{announced or size} bytes, got {actual}); the download was "
                                    "deleted", hint="run the same command again")
         expected = self.spec.sha256
         if expected and digest != expected.lower():

@@ -44,6 +44,7 @@ from smx import __version__
 from smx.errors import NetworkError
 from smx.models.transport import BODY_READER, BlockTransport, BodyReader, proxy_mounts
 from smx.redact import redact
+from smx.timeouts import stall_timeout_s
 
 USER_AGENT = f"smx/{__version__}"
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -53,8 +54,8 @@ MAX_REDIRECTS = 10
 POOL_KEEPALIVE = 32
 POOL_MAX = POOL_KEEPALIVE + 8
 # How long a connection may send nothing (waiting for an answer, or in the middle of a body)
-# before it counts as stalled: SMX_HTTP_TIMEOUT. Connecting gets at most CONNECT_TIMEOUT_S.
-DEFAULT_STALL_S = 20.0
+# before it counts as stalled: SMX_HTTP_TIMEOUT (smx/timeouts.py, shared with git).
+# Connecting gets at most CONNECT_TIMEOUT_S.
 CONNECT_TIMEOUT_S = 10.0
 # How long smx keeps retrying one failing request (or one piece of a download): a try starts
 # only while this many seconds have not passed since the first one (SMX_RETRY_BUDGET). Waits a
@@ -381,11 +382,6 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _stall_from_env() -> float:
-    """Seconds a connection may send nothing before it counts as stalled (SMX_HTTP_TIMEOUT)."""
-    return _env_number("SMX_HTTP_TIMEOUT", DEFAULT_STALL_S, 0.05)
-
-
 @dataclass
 class HttpClient:
     """Shared by the API calls of every source and by all download connections (threads
@@ -393,7 +389,7 @@ class HttpClient:
 
     credentials: Credentials = field(default_factory=Credentials)
     retry: RetryPolicy = field(default_factory=RetryPolicy.from_env)
-    timeout_s: float = field(default_factory=_stall_from_env)  # the stall timeout
+    timeout_s: float = field(default_factory=stall_timeout_s)  # the stall timeout
     # Told about each pause before a retry ("rate limited by …; retrying in 4 s").
     on_retry: Callable[[str], None] | None = None
     _http: httpx.Client | None = field(default=None, init=False, repr=False)
