@@ -71,6 +71,9 @@ PIECES_PER_CONNECTION = 4
 # connection is fast enough alone (more connections then add memory and CPU, not speed).
 ADAPT_AFTER_S = 0.1
 FAST_ENOUGH_BPS = 128 * MiB
+# ... unless smx itself is what holds it back: it waited this share of the time for a free
+# buffer (SHA-256 or the disk slower than the connection).
+LOCAL_LIMIT_SHARE = 0.2
 # Buffers per connection: one being read while the hasher takes another (6 measured no better).
 BUFFERS_PER_CONNECTION = 3
 # Buffers of 1 MiB: the bytes recv_into wrote are still in the CPU cache when pwrite and the
@@ -192,6 +195,7 @@ class Transfer:
         self._digest: str | None = None
         self.reread = 0  # bytes the hasher read back from the page cache
         self.steals = 0  # tails taken over from slower connections
+        self.waited_for_buffers = 0.0  # seconds connections waited for the hasher to free one
 
     # -- entry point --
     def run(self) -> Downloaded:
@@ -495,7 +499,8 @@ class Transfer:
                     timed = [p for p in plan.active() if now - p.began >= ADAPT_AFTER_S]
                     if deciding and timed:
                         deciding = False
-                        if timed[0].rate(now) < FAST_ENOUGH_BPS and not self.stop.is_set():
+                        if (timed[0].rate(now) < FAST_ENOUGH_BPS and not self.stop.is_set()
+                                and not self._local_limit(now - timed[0].began)):
                             assert size is not None
                             self._parallel = True
                             missing = size - state.extents.total()
@@ -597,6 +602,11 @@ class Transfer:
         finally:
             plan.done(piece)
 
+    def _local_limit(self, window: float) -> bool:
+        """Whether the one connection so far waited on smx's own side (the hasher, the disk,
+        a busy CPU) a good part of ``window``: then more connections would not be faster."""
+        return self.waited_for_buffers > LOCAL_LIMIT_SHARE * window
+
     def _why(self, exc: BaseException) -> str:
         if isinstance(exc, httpx.TimeoutException):
             return self.client.describe(exc, self.final_url, body=True)
@@ -693,12 +703,19 @@ class Transfer:
             response.abort()
 
     def _take_buffer(self, free: queue.SimpleQueue[Buffer]) -> Buffer:
-        while True:
-            try:
-                return free.get(timeout=0.5)
-            except queue.Empty:
-                if self.stop.is_set():
-                    raise _Stopped from None
+        with contextlib.suppress(queue.Empty):
+            return free.get_nowait()
+        began = time.monotonic()
+        try:
+            while True:
+                try:
+                    return free.get(timeout=0.5)
+                except queue.Empty:
+                    if self.stop.is_set():
+                        raise _Stopped from None
+        finally:
+            with self._fetched_lock:
+                self.waited_for_buffers += time.monotonic() - began
 
     # -- the end: verify, record --
     def _finish_verified(self, state: PartState, *, resumed_from: int, connections: int,

@@ -491,12 +491,12 @@ class HttpClient:
             if not retryable_status(response.status):
                 return response
             streak.fail()
-            wait = self.wait_for(response, streak.failures)
+            pause = self.wait_for(response, streak.failures)
             asked = parse_retry_after(response.header("Retry-After")) is not None
-            if wait is None or not streak.allows(wait, asked=asked):
+            if pause is None or not streak.allows(pause, asked=asked):
                 return response  # the caller says what the last answer was
             response.discard()
-            self.pause(wait, f"HTTP {response.status} from {_host(response.url)}", streak,
+            self.pause(pause, f"HTTP {response.status} from {_host(response.url)}", streak,
                        asked=asked)
 
     def wait_for(self, response: Response, failures: int) -> float | None:

@@ -190,7 +190,7 @@ class BodyReader(httpx.SyncByteStream):
     """A response body: ``readinto`` straight off the socket where the framing allows it,
     iteration through httpcore (h11) otherwise."""
 
-    def __init__(self, response: httpcore.Response, method: bytes, read_timeout: float | None
+    def __init__(self, response: httpcore.Response, method: str, read_timeout: float | None
                  ) -> None:
         self._response = response
         self._timeout = read_timeout
@@ -201,7 +201,7 @@ class BodyReader(httpx.SyncByteStream):
         stream = response.extensions.get("network_stream")
         headers = httpx.Headers(response.headers)
         length = headers.get("Content-Length", "")
-        no_body = method == b"HEAD" or response.status in (204, 304) or response.status < 200
+        no_body = method == "HEAD" or response.status in (204, 304) or response.status < 200
         if (isinstance(stream, BlockStream) and stream.can_read_directly()
                 and stream.body_untouched() and not no_body
                 and "Transfer-Encoding" not in headers
