@@ -128,11 +128,14 @@ from smx.models.http import HttpClient
 url, cache, sha = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 size, conns = int(sys.argv[4]), int(sys.argv[5]) or None  # 0: smx's default
 client = HttpClient()
+cpu = resource.getrusage(resource.RUSAGE_SELF)
 began = time.perf_counter()
 transfer = Transfer(DownloadSpec(url=url, key=sha, label="bench", size=size, sha256=sha,
                                  connections=conns), cache, client)
 done = transfer.run()
 took = time.perf_counter() - began
+after = resource.getrusage(resource.RUSAGE_SELF)
+cpu_s = after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime
 assert done.sha256 == sha
 # VmHWM: the peak of this process's own memory. ru_maxrss would also count the parent's pages
 # at the time of the fork/exec (Linux carries the old high-water mark over exec).
@@ -141,7 +144,7 @@ try:
     peak = int(hwm.split()[1]) * 1024
 except OSError:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"seconds": took, "peak_rss": peak, "connections": done.connections,
+print(json.dumps({"seconds": took, "cpu": cpu_s, "peak_rss": peak, "connections": done.connections,
                   "resumed_from": done.resumed_from, "steals": transfer.steals}))
 """
 
@@ -163,20 +166,31 @@ def smx_download(url: str, work: Path, sha: str, size: int, conns: int | None,
     return json.loads(out.stdout)
 
 
-def curl_download(url: str, work: Path) -> float:
+def curl_download(url: str, work: Path) -> tuple[float, float]:
+    """(seconds, CPU seconds) of `curl -o`."""
+    import resource
+
     target = work / "curl.out"
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     subprocess.run(["curl", "-s", "-f", "-o", str(target), url], check=True)
     took = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     target.unlink()
-    return took
+    return took, after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime
 
 
 def sha256_speed(data: bytearray) -> float:
     """hashlib's SHA-256 over ``data`` in memory, bytes per second."""
+    return sha256_timed(data)[0]
+
+
+def sha256_timed(data: bytearray) -> tuple[float, float]:
+    """(bytes per second, CPU seconds) of hashlib's SHA-256 over ``data`` in memory."""
+    cpu = time.thread_time()
     began = time.perf_counter()
     hashlib.sha256(data).hexdigest()
-    return len(data) / (time.perf_counter() - began)
+    return len(data) / (time.perf_counter() - began), time.thread_time() - cpu
 
 
 def cpu_name() -> tuple[str, bool]:
@@ -227,28 +241,42 @@ def figure_verified(work: Path, size_mib: int, runs: int) -> None:
     server, base = serve({"/big.bin": work / "big.bin"})
     url = f"{base}/big.bin"
     times: dict[str, list[float]] = {"curl": [], "default": [], "1": [], "8": []}
+    cpu: dict[str, list[float]] = {key: [] for key in (*times, "sha256")}
     hashing = []
     for _ in range(runs):  # paired: each round runs every client once, the hash too
-        times["curl"].append(curl_download(url, work))
-        times["default"].append(smx_download(url, work, sha, size, None)["seconds"])
-        times["1"].append(smx_download(url, work, sha, size, 1)["seconds"])
-        times["8"].append(smx_download(url, work, sha, size, 8)["seconds"])
-        hashing.append(sha256_speed(data))
+        took, used = curl_download(url, work)
+        times["curl"].append(took)
+        cpu["curl"].append(used)
+        for key, conns in (("default", None), ("1", 1), ("8", 8)):
+            run = smx_download(url, work, sha, size, conns)
+            times[key].append(run["seconds"])
+            cpu[key].append(run["cpu"])
+        speed, used = sha256_timed(data)
+        hashing.append(speed)
+        cpu["sha256"].append(used)
     server.shutdown()
     del data
     curl = mbps(size, statistics.median(times["curl"]))
     ceiling = statistics.median(hashing) / 1e6
-    print(f"2. {size_mib} MiB on loopback, verified (median of {runs} paired runs):")
-    print(f"   curl -o (nothing checked)        {curl:6.0f} MB/s")
-    print(f"   SHA-256 ceiling, same rounds      {ceiling:6.0f} MB/s")
+    gib = size / (1 << 30)
+    print(f"2. {size_mib} MiB on loopback, verified (median of {runs} paired runs; CPU: "
+          "seconds of the client process per GiB):")
+    print(f"   curl -o (nothing checked)        {curl:6.0f} MB/s            "
+          f"CPU {statistics.median(cpu['curl']) / gib:4.2f} s")
+    print(f"   SHA-256 ceiling, same rounds      {ceiling:6.0f} MB/s            "
+          f"CPU {statistics.median(cpu['sha256']):4.2f} s")  # over 1 GiB
     for key, label in (("default", "default settings"), ("1", "--connections 1"),
                        ("8", "--connections 8")):
         speed = mbps(size, statistics.median(times[key]))
         print(f"   smx, {label:18s}         {speed:6.0f} MB/s  = {speed / curl:.2f}x curl, "
-              f"{speed / min(curl, ceiling):.2f}x min(curl, SHA-256)")
-    goal = "curl" if ceiling >= 1000 else "the SHA-256 ceiling"
-    print(f"   goal: default >= 0.9x {goal} (SHA-256 {'>=' if ceiling >= 1000 else '<'} "
-          "1 GB/s on this CPU)")
+              f"{speed / min(curl, ceiling):.2f}x min(curl, SHA-256)  "
+              f"CPU {statistics.median(cpu[key]) / gib:4.2f} s")
+    # Which goal applies is a property of the CPU, so judged on the hash's CPU time (what a
+    # core does alone), not on its wall time in a possibly busy machine.
+    per_core = (1 << 30) / statistics.median(cpu["sha256"]) / 1e6
+    goal = "curl" if per_core >= 1000 else "the SHA-256 ceiling"
+    print(f"   goal: default >= 0.9x {goal} (SHA-256 runs {per_core:.0f} MB/s on one core of "
+          "this CPU)")
     (work / "big.bin").unlink()
 
 

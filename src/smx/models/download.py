@@ -67,10 +67,14 @@ PARALLEL_MIN_SIZE = 16 * MiB  # below this one stream is as fast and simpler
 MIN_PIECE = 2 * MiB
 MAX_PIECE = 64 * MiB
 PIECES_PER_CONNECTION = 4
-# Default connections: decide this soon after the first body bytes whether the first
-# connection is fast enough alone (more connections then add memory and CPU, not speed).
+# Default connections: whether the first connection is fast enough alone (more connections
+# then add memory and CPU, not speed). One clearly slow, as a CDN's per-connection cap makes
+# it, is judged after ADAPT_AFTER_S; one in between gets until ADAPT_CONFIRM_S to show its
+# speed (a busy CPU or TCP's slow start can hold the first moments back).
 ADAPT_AFTER_S = 0.1
+ADAPT_CONFIRM_S = 0.5
 FAST_ENOUGH_BPS = 128 * MiB
+CLEARLY_SLOW = 0.25  # of FAST_ENOUGH_BPS
 # ... unless smx itself is what holds it back: it waited this share of the time for a free
 # buffer (SHA-256 or the disk slower than the connection).
 LOCAL_LIMIT_SHARE = 0.2
@@ -498,9 +502,12 @@ class Transfer:
                     # (the gaps of a resumed download) is quick whatever the connection.
                     timed = [p for p in plan.active() if now - p.began >= ADAPT_AFTER_S]
                     if deciding and timed:
-                        deciding = False
-                        if (timed[0].rate(now) < FAST_ENOUGH_BPS and not self.stop.is_set()
-                                and not self._local_limit(now - timed[0].began)):
+                        window = now - timed[0].began
+                        rate = timed[0].rate(now)
+                        slow = rate < FAST_ENOUGH_BPS * (CLEARLY_SLOW if window < ADAPT_CONFIRM_S
+                                                         else 1)
+                        deciding = not slow and window < ADAPT_CONFIRM_S
+                        if slow and not self.stop.is_set() and not self._local_limit(window):
                             assert size is not None
                             self._parallel = True
                             missing = size - state.extents.total()
