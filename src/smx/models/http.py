@@ -552,7 +552,7 @@ class HttpClient:
         response = self.request(url, headers={"Accept": "application/json"}, what=what)
         try:
             body = response.read()
-        except (httpx.TransportError, *RETRYABLE_ERRORS) as exc:
+        except (httpx.TransportError, BodyCutShort, OSError) as exc:  # RETRYABLE_ERRORS and more
             response.close()
             raise self.error(exc, url, what, body=True) from None
         response.close()
