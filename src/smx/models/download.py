@@ -449,9 +449,9 @@ class Transfer:
         # turns out slow, as a CDN's per-connection cap makes it. A fast link stays one stream.
         adaptive = self.spec.connections is None and count > 1
         self._parallel = count > 1 and not adaptive
-        if self._parallel:
+        if self._parallel and size:
             probe.keep_connection()
-            plan.split(self._piece_size(size - state.extents.total(), count) if size else 1)
+            plan.split(self._piece_size(size - state.extents.total(), count))
         hasher = Hasher(file, state.extents)
         hasher.start()
         errors: list[BaseException] = []
@@ -500,8 +500,9 @@ class Transfer:
                     now = time.monotonic()
                     # Judged on one answer that has run long enough: a run of short answers
                     # (the gaps of a resumed download) is quick whatever the connection.
-                    timed = [p for p in plan.active() if now - p.began >= ADAPT_AFTER_S]
-                    if deciding and timed:
+                    timed = [p for p in plan.active() if now - p.began >= ADAPT_AFTER_S
+                             ] if deciding else []
+                    if timed:
                         window = now - timed[0].began
                         rate = timed[0].rate(now)
                         slow = rate < FAST_ENOUGH_BPS * (CLEARLY_SLOW if window < ADAPT_CONFIRM_S
