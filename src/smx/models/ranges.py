@@ -121,6 +121,7 @@ class Plan:
     def advance(self, piece: Piece, n: int) -> None:
         with self._lock:
             piece.pos += n
+            piece.reserved = max(piece.reserved, piece.pos)
 
     def split(self, piece_size: int) -> int:
         """Cut every byte not yet taken - the rest of the active pieces beyond their next
