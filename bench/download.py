@@ -4,7 +4,9 @@ Prints (medians of paired runs; ratios, since absolute speeds depend on the box)
   1. this CPU: its SHA-256 ceiling (hashlib over 1 GiB in memory, the limit of any verified
      download) and whether it has SHA extensions;
   2. a verified smx download (size and SHA-256 checked) of a 1 GiB file vs `curl -o` of the
-     same file, and smx's ratio to min(curl, the SHA-256 ceiling);
+     same file, and smx's ratio to min(curl, the SHA-256 ceiling), with the CPU seconds each
+     spends per GiB (load-independent: smx's should be curl's plus SHA-256's), and smx with
+     SHA-256 stubbed out (the body path alone);
      goal: >= 0.9x curl where SHA-256 runs >= 1 GB/s, >= 0.9x the ceiling elsewhere;
   3. a server capped at 8 MB/s per connection (a CDN), 96 MiB: smx's default settings vs
      --connections 1; goal >= 6.5x;
@@ -127,6 +129,17 @@ from smx.models.download import DownloadSpec, Transfer
 from smx.models.http import HttpClient
 url, cache, sha = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 size, conns = int(sys.argv[4]), int(sys.argv[5]) or None  # 0: smx's default
+if sys.argv[6:] == ["nohash"]:  # the I/O pipeline alone: SHA-256 replaced by a no-op
+    import smx.models.partfile as partfile
+
+    class _NoHash:
+        def update(self, data):
+            pass
+
+        def hexdigest(self):
+            return sha
+
+    partfile.hashlib = type("hashlib", (), {"sha256": _NoHash})
 client = HttpClient()
 cpu = resource.getrusage(resource.RUSAGE_SELF)
 began = time.perf_counter()
@@ -149,16 +162,18 @@ print(json.dumps({"seconds": took, "cpu": cpu_s, "peak_rss": peak, "connections"
 """
 
 
-def smx_argv(url: str, cache: Path, sha: str, size: int, conns: int | None) -> list[str]:
-    return [sys.executable, "-c", _SMX_CHILD, url, str(cache), sha, str(size), str(conns or 0)]
+def smx_argv(url: str, cache: Path, sha: str, size: int, conns: int | None,
+             *extra: str) -> list[str]:
+    return [sys.executable, "-c", _SMX_CHILD, url, str(cache), sha, str(size), str(conns or 0),
+            *extra]
 
 
 def smx_download(url: str, work: Path, sha: str, size: int, conns: int | None,
-                 keep: bool = False) -> dict[str, float]:
+                 keep: bool = False, *extra: str) -> dict[str, float]:
     cache = work / "cache"
     if not keep:
         shutil.rmtree(cache, ignore_errors=True)
-    out = subprocess.run(smx_argv(url, cache, sha, size, conns), capture_output=True,
+    out = subprocess.run(smx_argv(url, cache, sha, size, conns, *extra), capture_output=True,
                          text=True, check=False)
     if out.returncode != 0:
         sys.exit(f"smx failed:\n{out.stderr}")
@@ -240,20 +255,23 @@ def figure_verified(work: Path, size_mib: int, runs: int) -> None:
     data = bytearray(os.urandom(MiB)) * 1024
     server, base = serve({"/big.bin": work / "big.bin"})
     url = f"{base}/big.bin"
-    times: dict[str, list[float]] = {"curl": [], "default": [], "1": [], "8": []}
+    times: dict[str, list[float]] = {"curl": [], "default": [], "1": [], "8": [], "nohash": []}
     cpu: dict[str, list[float]] = {key: [] for key in (*times, "sha256")}
+    used: dict[str, list[int]] = {key: [] for key in times}
     hashing = []
     for _ in range(runs):  # paired: each round runs every client once, the hash too
-        took, used = curl_download(url, work)
+        took, spent = curl_download(url, work)
         times["curl"].append(took)
-        cpu["curl"].append(used)
-        for key, conns in (("default", None), ("1", 1), ("8", 8)):
-            run = smx_download(url, work, sha, size, conns)
+        cpu["curl"].append(spent)
+        for key, conns in (("default", None), ("1", 1), ("8", 8), ("nohash", None)):
+            run = smx_download(url, work, sha, size, conns, False,
+                               *(["nohash"] if key == "nohash" else []))
             times[key].append(run["seconds"])
             cpu[key].append(run["cpu"])
-        speed, used = sha256_timed(data)
+            used[key].append(int(run["connections"]))
+        speed, spent = sha256_timed(data)
         hashing.append(speed)
-        cpu["sha256"].append(used)
+        cpu["sha256"].append(spent)
     server.shutdown()
     del data
     curl = mbps(size, statistics.median(times["curl"]))
@@ -266,11 +284,13 @@ def figure_verified(work: Path, size_mib: int, runs: int) -> None:
     print(f"   SHA-256 ceiling, same rounds      {ceiling:6.0f} MB/s            "
           f"CPU {statistics.median(cpu['sha256']):4.2f} s")  # over 1 GiB
     for key, label in (("default", "default settings"), ("1", "--connections 1"),
-                       ("8", "--connections 8")):
+                       ("8", "--connections 8"), ("nohash", "SHA-256 stubbed out")):
         speed = mbps(size, statistics.median(times[key]))
+        versus = ("(the body path alone, not a goal)" if key == "nohash" else
+                  f"{speed / min(curl, ceiling):.2f}x min(curl, SHA-256)")
         print(f"   smx, {label:18s}         {speed:6.0f} MB/s  = {speed / curl:.2f}x curl, "
-              f"{speed / min(curl, ceiling):.2f}x min(curl, SHA-256)  "
-              f"CPU {statistics.median(cpu[key]) / gib:4.2f} s")
+              f"{versus}  CPU {statistics.median(cpu[key]) / gib:4.2f} s, connections "
+              f"{','.join(map(str, used[key]))}")
     # Which goal applies is a property of the CPU, so judged on the hash's CPU time (what a
     # core does alone), not on its wall time in a possibly busy machine.
     per_core = (1 << 30) / statistics.median(cpu["sha256"]) / 1e6

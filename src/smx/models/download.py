@@ -75,8 +75,9 @@ ADAPT_AFTER_S = 0.1
 ADAPT_CONFIRM_S = 0.5
 FAST_ENOUGH_BPS = 128 * MiB
 CLEARLY_SLOW = 0.25  # of FAST_ENOUGH_BPS
-# ... unless smx itself is what holds it back: it waited this share of the time for a free
-# buffer (SHA-256 or the disk slower than the connection).
+# ... unless smx itself is what holds it back: the connection's thread spent this share of
+# the time waiting for a free buffer (SHA-256 or the disk slower than the connection) or
+# working on the CPU (a busy machine), not waiting for the network.
 LOCAL_LIMIT_SHARE = 0.2
 # Buffers per connection: one being read while the hasher takes another (6 measured no better).
 BUFFERS_PER_CONNECTION = 3
@@ -508,7 +509,8 @@ class Transfer:
                         slow = rate < FAST_ENOUGH_BPS * (CLEARLY_SLOW if window < ADAPT_CONFIRM_S
                                                          else 1)
                         deciding = not slow and window < ADAPT_CONFIRM_S
-                        if slow and not self.stop.is_set() and not self._local_limit(window):
+                        if slow and not self.stop.is_set() and not self._local_limit(
+                                window, timed[0].cpu):
                             assert size is not None
                             self._parallel = True
                             missing = size - state.extents.total()
@@ -610,10 +612,13 @@ class Transfer:
         finally:
             plan.done(piece)
 
-    def _local_limit(self, window: float) -> bool:
-        """Whether the one connection so far waited on smx's own side (the hasher, the disk,
-        a busy CPU) a good part of ``window``: then more connections would not be faster."""
-        return self.waited_for_buffers > LOCAL_LIMIT_SHARE * window
+    def _local_limit(self, window: float, cpu: float) -> bool:
+        """Whether the one connection so far was held back on smx's own side during
+        ``window``: waiting for the hasher to free a buffer (SHA-256 or the disk is slower),
+        or busy on the CPU itself (a capped connection leaves its thread idle, waiting for
+        bytes). More connections would then not be faster."""
+        return (self.waited_for_buffers > LOCAL_LIMIT_SHARE * window
+                or cpu > LOCAL_LIMIT_SHARE * window)
 
     def _why(self, exc: BaseException) -> str:
         if isinstance(exc, httpx.TimeoutException):
@@ -657,6 +662,7 @@ class Transfer:
         cap = self._body_cap(state)[0] if piece.end is None else None
         # Small slices while the stream is slow (a kill loses little), whole buffers when fast.
         slice_size = BUFFER_SIZE if response.direct else 256 * 1024
+        cpu_began = time.thread_time() - piece.cpu
         while True:
             pos = piece.pos
             buf = self._take_buffer(free)
@@ -697,6 +703,7 @@ class Transfer:
             with self._fetched_lock:
                 self.fetched += n
             plan.advance(piece, n)
+            piece.cpu = time.thread_time() - cpu_began
             took = time.monotonic() - started
             if took < SLICE_FAST_S and n == want:
                 slice_size = min(len(buf.mv), slice_size * 2)

@@ -35,6 +35,7 @@ class Piece:
     reserved: int = -1  # pos plus the read in flight: a takeover never cuts below this
     began: float = field(default_factory=time.monotonic)  # when its current answer began
     base: int = -1  # pos at that moment
+    cpu: float = 0.0  # CPU seconds its connection's thread has spent on that answer
 
     def __post_init__(self) -> None:
         if self.pos < 0:
@@ -46,6 +47,7 @@ class Piece:
         """A response for the rest of the piece has begun: its speed is measured from here."""
         self.began = time.monotonic()
         self.base = self.pos
+        self.cpu = 0.0
 
     def rate(self, now: float) -> float:
         """Bytes per second the current answer has been arriving at."""
