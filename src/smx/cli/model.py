@@ -35,7 +35,7 @@ def pull(
                                                              "SHA-256."),
     connections: int | None = typer.Option(None, "--connections", min=1, max=32,
                                            help="Parallel connections for large files "
-                                                "(default 8)."),
+                                                "(default: one, up to 8 when it is slow)."),
     allow_unsafe: bool = typer.Option(False, "--allow-unsafe",
                                       help="Place pickles that import dangerous code; "
                                            "with a matching --sha256, also files smx "
