@@ -5,6 +5,7 @@ same way."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -78,14 +79,17 @@ def test_a_model_server_that_never_answers_fails_within_the_budget(
     assert not list((env_dir / "Data" / "Cache" / "downloads").iterdir())
 
 
-def test_a_git_remote_that_never_answers_is_reported_as_stalled(
-        silent_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_git_mirror_that_never_answers_is_reported_as_stalled(
+        silent_server: str, isolated_user: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from smx.packages import git
 
+    gitconfig = Path(os.environ["GIT_CONFIG_GLOBAL"])
+    gitconfig.write_text(gitconfig.read_text() + f'[url "{silent_server}/"]\n'
+                         '\tinsteadOf = https://github.com/\n')  # the user's mirror
     monkeypatch.setenv("SMX_HTTP_TIMEOUT", "1")
     began = time.monotonic()
     with pytest.raises(NetworkError) as caught:
-        git.resolve(f"{silent_server}/comfyanonymous/ComfyUI.git", "master")
+        git.resolve("https://github.com/comfyanonymous/ComfyUI.git", "master")
     assert time.monotonic() - began < 1 + SLACK_S
     assert "the remote sent (almost) nothing for 1 s" in caught.value.message
     assert caught.value.hint and "SMX_HTTP_TIMEOUT" in caught.value.hint
