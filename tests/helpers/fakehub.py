@@ -93,6 +93,7 @@ class Recorded:
     headers: dict[str, str]  # lower-case names
     status: int = 0
     sent: int = 0  # body bytes written to the socket
+    client_port: int = 0  # which connection it came on
 
     @property
     def url_path(self) -> str:
@@ -109,6 +110,10 @@ class Fault:
     html: answer 503 with a Cloudflare-style HTML page.
     stall: sleep ``seconds`` before answering (before the headers, or after ``after`` body
     bytes when ``after`` is set).
+    nolength: answer 200 whatever the Range, without Content-Length, the body ended by closing
+    the connection (after ``after`` bytes when set: a cut that looks like the end).
+    endless: the same, but the file over and over without end (until the client hangs up, or
+    ``after`` bytes, 1 GiB when unset).
     Applies to requests on ``origin`` whose path contains ``path`` (any when None),
     ``times`` times (None = until removed).
     """
@@ -494,7 +499,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         self.rec = Recorded(self.server.origin, method, unquote(parts.path),
                             parse_qs(parts.query),
-                            {k.lower(): v for k, v in self.headers.items()})
+                            {k.lower(): v for k, v in self.headers.items()},
+                            client_port=self.client_address[1])
         self.hub.record(self.rec)
         self.method = method
         length = int(self.headers.get("Content-Length") or 0)
@@ -563,9 +569,12 @@ class _Handler(BaseHTTPRequestHandler):
                 ahead = sent / throttle - (time.monotonic() - began)
                 if ahead > 0:
                     time.sleep(ahead)
-        else:
-            self.wfile.write(body)
-            self.rec.sent += len(body)
+        else:  # in blocks, so a client that hangs up mid-body is counted for what it got
+            view = memoryview(body)
+            for offset in range(0, len(body), 1 << 20):
+                block = view[offset:offset + (1 << 20)]
+                self.wfile.write(block)
+                self.rec.sent += len(block)
         if fault is not None and fault.kind in ("reset", "truncate"):
             self.wfile.flush()
             time.sleep(0.1)  # let the client read what was sent: only the rest is cut off
@@ -573,6 +582,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                            struct.pack("ii", 1, 0))
             self.close_connection = True
+
+    def _send_unframed(self, data: bytes, *, endless: bool, limit: int) -> None:
+        self.rec.status = 200
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        total = limit or ((1 << 30) if endless else len(data))
+        with contextlib.suppress(OSError):
+            while self.rec.sent < total:
+                offset = self.rec.sent % len(data)
+                block = data[offset:offset + min(1 << 20, total - self.rec.sent)]
+                self.wfile.write(block)
+                self.rec.sent += len(block)
 
     # --- Civitai -----------------------------------------------------------------------------
     def _civitai_token(self, query: dict[str, list[str]]) -> str | None:
@@ -781,6 +805,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve_blob(self, blob: Blob, headers: dict[str, str]) -> None:
         data = blob.data
+        if self.fault is not None and self.fault.kind in ("nolength", "endless"):
+            self._send_unframed(data, endless=self.fault.kind == "endless",
+                                limit=self.fault.after)
+            return
         if self.fault is not None and self.fault.kind == "corrupt":
             data = bytes([data[0] ^ 0xFF]) + data[1:]
         size = len(data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 
 import pytest
@@ -171,7 +172,9 @@ def test_large_files_use_parallel_ranges_and_still_hash_in_one_pass(hub: FakeHub
     assert got.path.read_bytes() == data and got.connections == 4
     ranges = {r.headers["range"] for r in hub.requests_to("cdn")}
     assert len(ranges) >= 4
-    assert hub.bytes_sent("cdn") == len(data)  # every byte fetched exactly once
+    # every byte fetched once, but for what was in flight to a slow connection when another
+    # one took over the rest of its share
+    assert len(data) <= hub.bytes_sent("cdn") <= len(data) * 1.3
 
 
 def test_parallel_download_falls_back_to_one_stream_when_ranges_are_refused(
@@ -216,15 +219,24 @@ def test_rate_limit_errors_keep_their_type(hub: FakeHub, blob, tmp_path: Path) -
     assert "503" in caught.value.message
 
 
-def test_by_default_a_slow_first_connection_brings_in_more(hub: FakeHub, tmp_path: Path
-                                                           ) -> None:
+def test_by_default_a_slow_first_connection_brings_in_the_others_together(
+        hub: FakeHub, tmp_path: Path) -> None:
     data = safetensors_bytes(24 * MiB, seed=6)
     url = hub.url_file("/files/capped.safetensors", data)
     hub.throttle_bps = 4_000_000  # per connection, like a CDN
     got = fetch(url, data, tmp_path)
     assert got.path.read_bytes() == data
-    assert got.connections == 6  # one per 4 MiB piece, at most 8
-    assert len({r.headers["range"] for r in hub.requests_to("cdn")}) == 6
+    assert got.connections == 8
+    first, *others = hub.requests_to("cdn")
+    assert first.headers["range"] == f"bytes=0-{len(data) - 1}"  # alone, for everything
+    # the rest was split into equal pieces in file order, seven started together, the
+    # others taken one after another on the same connections
+    spans = [tuple(int(x) for x in r.headers["range"][6:].split("-")) for r in others]
+    opening = sorted(spans[:7])
+    assert len({end - start for start, end in opening}) == 1, opening
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(opening)), opening
+    assert len({r.client_port for r in hub.requests_to("cdn")}) < len(spans) + 1
+    assert hub.bytes_sent("cdn") <= len(data) * 1.05
 
 
 def test_by_default_a_fast_first_connection_stays_alone(hub: FakeHub, tmp_path: Path,
@@ -252,7 +264,7 @@ def test_a_stalled_body_times_out_and_resumes(hub: FakeHub, blob, tmp_path: Path
     reporter = RecordingReporter()
     got = fetch(url, data, tmp_path, reporter=reporter)
     assert got.path.read_bytes() == data
-    assert any("connection dropped at" in m for m in reporter.infos)
+    assert any("stopped sending for 0.5 s at" in m and "retrying" in m for m in reporter.infos)
     resumed_at = int(hub.requests_to("cdn")[1].headers["range"][6:].split("-")[0])
     assert 0 < resumed_at <= MiB  # from what had arrived, give or take the slice in flight
 

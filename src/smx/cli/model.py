@@ -35,9 +35,11 @@ def pull(
                                                              "SHA-256."),
     connections: int | None = typer.Option(None, "--connections", min=1, max=32,
                                            help="Parallel connections for large files "
-                                                "(default 8)."),
+                                                "(default: one, up to 8 when it is slow)."),
     allow_unsafe: bool = typer.Option(False, "--allow-unsafe",
-                                      help="Place pickles that import dangerous code."),
+                                      help="Place pickles that import dangerous code; "
+                                           "with a matching --sha256, also files smx "
+                                           "cannot scan."),
     replace: bool = typer.Option(False, "--replace",
                                  help="Move the entry that holds another version of this "
                                       "model to this one (default: add it next to it)."),

@@ -131,11 +131,10 @@ def fetch_history(path: Path, url: str) -> None:
     """The default branch's history into the bare repository ``path``, without file contents
     (``--filter=blob:none``: commits and trees only; the few pyproject.toml versions read
     later are fetched on demand). A server without filters sends everything, which works too."""
-    import os
 
     import git as gitpython
 
-    from smx.packages.git import _STALL_ENV, _error
+    from smx.packages.git import _error, _stall_env
 
     if not (path / "HEAD").is_file():
         path.mkdir(parents=True, exist_ok=True)
@@ -145,7 +144,7 @@ def fetch_history(path: Path, url: str) -> None:
             cfg.set_value('remote "origin"', "promisor", "true")
             cfg.set_value('remote "origin"', "partialclonefilter", "blob:none")
     repo = gitpython.Repo(path)
-    repo.git.update_environment(**{k: v for k, v in _STALL_ENV.items() if k not in os.environ})
+    repo.git.update_environment(**_stall_env())
     with repo.config_writer() as cfg:
         cfg.set_value('remote "origin"', "url", url)
     try:

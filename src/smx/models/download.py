@@ -1,32 +1,35 @@
 """The transfer engine: one for every source (Civitai, Hugging Face, plain URLs).
 
 A download streams into ``Data/Cache/downloads/<key>.part`` with its resume state next to it
-(``<key>.part.json``: size, ETag, the byte ranges already written). What it guarantees:
+(``<key>.part.json``: size, ETag, the byte ranges already written; models/partfile.py). What
+it guarantees:
 
-- constant memory: each connection reads into a few reused buffers (``readinto``) and writes
-  them with ``os.pwrite``; nothing grows with the file size;
-- SHA-256 while writing, no second pass: a hashing thread takes the buffers that extend the
-  contiguous hashed prefix straight from memory. With parallel ranges, data beyond the prefix is
-  written and released at once; when the prefix reaches it, the hasher reads it back from the
-  page cache (``pread``), overlapping the rest of the transfer. After a resume the bytes already
-  on disk are hashed the same way while the rest downloads (hashlib state cannot be saved);
+- disk speed: large bodies come straight off the socket into a few reused 1 MiB buffers per
+  connection (models/transport.py), are written with ``os.pwrite`` and hashed in a thread of
+  their own; memory stays constant whatever the file size;
+- SHA-256 while writing, no second pass (bytes that arrive out of order are hashed from the
+  page cache as soon as the hashed prefix reaches them);
 - resume after any interruption, kill -9 included: the ranges in the state file are only ever
   ones whose bytes were written; the next run asks for the rest with ``Range`` (and
   ``If-Range``) and starts over when the ETag or the size changed or the server ignores Range;
-- parallel ranged connections for large files (CDNs cap each connection), one stream when the
-  server refuses ranges;
-- bounded retries with backoff on resets, timeouts, short bodies, 5xx and 429 (Retry-After);
+- parallel ranges where they pay (models/ranges.py): one connection first; when it runs
+  slower than FAST_ENOUGH_BPS after ADAPT_AFTER_S (a CDN's per-connection cap), the missing
+  bytes are split into equal pieces in file order, all connections start together on them
+  (kept alive from piece to piece), and at the end a free connection takes over the tail of
+  the slowest. A fast stream stays one connection, a server without ranges one stream;
+- bounded bodies: no more is read than the size announced (by the source or by the server)
+  plus a small margin, and without any announced size no more than 90 % of the free disk;
+- bounded retries with backoff on resets, stalls, short bodies, 5xx and 429 (Retry-After),
+  each failing piece within the client's retry budget (models/http.py);
 - verification of size and SHA-256 before the caller may place the file; a mismatch is
-  deleted and reported with both digests.
+  deleted and reported with both digests. A failure before any byte arrived leaves nothing
+  behind in the cache.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import errno
-import hashlib
-import json
 import os
 import queue
 import re
@@ -34,9 +37,10 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+import httpx
 
 from smx.errors import ChecksumMismatch, DiskSpaceError, NetworkError, RemoteError, SmxError
 from smx.models.http import (
@@ -45,9 +49,12 @@ from smx.models.http import (
     Hop,
     HttpClient,
     Response,
-    network_error,
+    Streak,
+    parse_retry_after,
     retryable_status,
 )
+from smx.models.partfile import Buffer, Hasher, PartFile, PartState
+from smx.models.ranges import Piece, Plan
 from smx.redact import redact
 from smx.reporter import NullReporter, Reporter
 
@@ -55,18 +62,41 @@ MiB = 1 << 20
 DEFAULT_CONNECTIONS = 8
 MAX_CONNECTIONS = 32
 PARALLEL_MIN_SIZE = 16 * MiB  # below this one stream is as fast and simpler
-UNKNOWN_SIZE_PROBE = 16 * MiB  # first range asked when the source does not give a size
-MIN_PIECE = 4 * MiB
+# Parallel pieces: a few per connection (the hashed prefix keeps moving, a slow piece delays
+# little), not so small that requests cost more than they carry.
+MIN_PIECE = 2 * MiB
 MAX_PIECE = 64 * MiB
-# Default connections: decide after this long whether the first connection is fast enough
-# alone (more connections then add memory and CPU, not speed).
-ADAPT_AFTER_S = 0.5
+PIECES_PER_CONNECTION = 4
+# Default connections: whether the first connection is fast enough alone (more connections
+# then add memory and CPU, not speed). One clearly slow, as a CDN's per-connection cap makes
+# it, is judged after ADAPT_AFTER_S; one in between gets until ADAPT_CONFIRM_S to show its
+# speed (a busy CPU or TCP's slow start can hold the first moments back).
+ADAPT_AFTER_S = 0.1
+ADAPT_CONFIRM_S = 0.5
 FAST_ENOUGH_BPS = 128 * MiB
-# Buffers per connection: one being read while the hasher takes another (6 measured no better).
+CLEARLY_SLOW = 0.25  # of FAST_ENOUGH_BPS
+# ... unless smx itself is what holds it back: the connection's thread spent this share of
+# the time waiting for a free buffer (SHA-256 or the disk slower than the connection) or
+# working on the CPU (a busy machine), not waiting for the network.
+LOCAL_LIMIT_SHARE = 0.2
+# Buffers per connection: one being read while the hasher takes another. The first
+# connection, alone on a fast link, gets more: they absorb the moments the hasher or the
+# network thread is not scheduled (measured on a busy 2-core VM, 1 GiB on loopback: 3 buffers
+# 1.07 GB/s, 8 buffers 1.45 GB/s, 16 buffers 1.52 GB/s). Slow parallel connections need few.
 BUFFERS_PER_CONNECTION = 3
-FLUSH_BEHIND = 64 * MiB  # hashed bytes handed to the kernel's writeback in steps of this
-STATE_FLUSH_S = 0.05  # how much progress a kill -9 can lose (plus the buffers in flight)
-STATE_VERSION = 1
+FIRST_CONNECTION_BUFFERS = 16
+# Buffers of 1 MiB: the bytes recv_into wrote are still in the CPU cache when pwrite and the
+# hasher read them (measured on loopback: 4 MiB buffers are ~25% slower).
+BUFFER_SIZE = MiB
+STATE_FLUSH_S = 0.01  # how much progress a kill -9 can lose (plus the buffers in flight)
+# A read fills a slice of its buffer sized so that it takes about 5-25 ms: whole buffers when
+# the stream is fast, small slices when it is slow (a kill -9 loses what is in flight).
+SLICE_FAST_S = 0.005
+SLICE_SLOW_S = 0.025
+# A body may run this far past the size announced for it (Civitai's sizes are rounded KB).
+OVERRUN_MARGIN = 64 * 1024
+# Without an announced size, a body may fill at most this share of the disk's free space.
+UNKNOWN_SIZE_DISK_SHARE = 0.9
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
@@ -78,8 +108,8 @@ class DownloadSpec:
     label: str  # what the user calls it, for progress and messages
     size: int | None = None
     sha256: str | None = None
-    size_exact: bool = True  # False: `size` is approximate (Civitai's sizeKB), for display only
-    connections: int | None = None  # None: DEFAULT_CONNECTIONS for large files
+    size_exact: bool = True  # False: `size` is approximate (Civitai's sizeKB)
+    connections: int | None = None  # None: one, then DEFAULT_CONNECTIONS when it is slow
     # Turns a final non-2xx answer into the source's own error (Civitai 401, HF GatedRepo…).
     on_http_error: Callable[[Response, bytes], SmxError] | None = None
     # Checks facts announced on a redirect (HF X-Linked-Size/Etag) before it is followed.
@@ -97,257 +127,23 @@ class Downloaded:
     connections: int
 
 
-# --- resume state ----------------------------------------------------------------------------
-class _Extents:
-    """The byte ranges written so far: a sorted list of disjoint [start, end)."""
-
-    def __init__(self, ranges: list[list[int]] | None = None) -> None:
-        self._lock = threading.Lock()
-        self._ranges: list[list[int]] = []
-        self.version = 0
-        for start, end in ranges or []:
-            self.add(int(start), int(end))
-
-    def add(self, start: int, end: int) -> None:
-        if end <= start:
-            return
-        with self._lock:
-            merged: list[list[int]] = []
-            placed = False
-            for r in self._ranges:
-                if r[1] < start:
-                    merged.append(r)
-                elif end < r[0]:
-                    if not placed:
-                        merged.append([start, end])
-                        placed = True
-                    merged.append(r)
-                else:
-                    start, end = min(start, r[0]), max(end, r[1])
-            if not placed:
-                merged.append([start, end])
-            merged.sort()
-            self._ranges = merged
-            self.version += 1
-
-    def contiguous_end(self, pos: int) -> int:
-        with self._lock:
-            for start, end in self._ranges:
-                if start <= pos < end:
-                    return end
-        return pos
-
-    def total(self) -> int:
-        with self._lock:
-            return sum(end - start for start, end in self._ranges)
-
-    def missing(self, size: int) -> list[tuple[int, int]]:
-        with self._lock:
-            gaps, pos = [], 0
-            for start, end in self._ranges:
-                if start > pos:
-                    gaps.append((pos, min(start, size)))
-                pos = max(pos, end)
-            if pos < size:
-                gaps.append((pos, size))
-            return [(a, b) for a, b in gaps if b > a]
-
-    def snapshot(self) -> list[list[int]]:
-        with self._lock:
-            return [list(r) for r in self._ranges]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._ranges = []
-            self.version += 1
-
-
-@dataclass
-class _State:
-    size: int | None = None
-    etag: str | None = None
-    sha256: str | None = None  # the expected digest this .part belongs to
-    complete: bool = False
-    digest: str | None = None  # the verified digest once complete
-    filename: str | None = None
-    extents: _Extents = field(default_factory=_Extents)
-
-    @classmethod
-    def load(cls, path: Path) -> _State:
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            if raw.get("version") != STATE_VERSION:
-                return cls()
-            return cls(size=raw.get("size"), etag=raw.get("etag"), sha256=raw.get("sha256"),
-                       complete=bool(raw.get("complete")), digest=raw.get("digest"),
-                       filename=raw.get("filename"), extents=_Extents(raw.get("extents")))
-        except (OSError, ValueError, TypeError, AttributeError):
-            return cls()
-
-    def save(self, path: Path) -> None:
-        # No fsync: the state only has to survive the process (kill -9), and a stale state
-        # after a power cut is caught by the final SHA-256 check.
-        data = {"version": STATE_VERSION, "size": self.size, "etag": self.etag,
-                "sha256": self.sha256, "complete": self.complete, "digest": self.digest,
-                "filename": self.filename, "extents": self.extents.snapshot()}
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, path)
-
-
-# --- positional file I/O ---------------------------------------------------------------------
-class _File:
-    """pwrite/pread on one descriptor shared by every thread (a lock on platforms without)."""
-
-    def __init__(self, path: Path) -> None:
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
-        self._seek_lock = threading.Lock()
-
-    def pwrite(self, data: memoryview, offset: int) -> None:
-        """Write all of ``data`` at ``offset``; on failure ``exc.written`` says how much did."""
-        written = 0
-        while written < len(data):
-            try:
-                if hasattr(os, "pwrite"):
-                    n = os.pwrite(self.fd, data[written:], offset + written)
-                else:  # pragma: no cover - Windows
-                    with self._seek_lock:
-                        os.lseek(self.fd, offset + written, os.SEEK_SET)
-                        n = os.write(self.fd, data[written:])
-            except OSError as exc:
-                exc.written = written  # type: ignore[attr-defined]
-                raise
-            written += n
-
-    def pread_into(self, buffer: memoryview, offset: int) -> int:
-        if hasattr(os, "preadv"):
-            return os.preadv(self.fd, [buffer], offset)
-        with self._seek_lock:  # pragma: no cover - Windows / old macOS
-            os.lseek(self.fd, offset, os.SEEK_SET)
-            chunk = os.read(self.fd, len(buffer))
-        buffer[:len(chunk)] = chunk
-        return len(chunk)
-
-    def truncate(self, size: int = 0) -> None:
-        os.ftruncate(self.fd, size)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
-
-
-# --- buffers and the hashing thread ---------------------------------------------------------
-class _Buffer:
-    __slots__ = ("home", "mv")
-
-    def __init__(self, size: int, home: queue.SimpleQueue[_Buffer]) -> None:
-        self.mv = memoryview(bytearray(size))
-        self.home = home
-
-    def release(self) -> None:
-        self.home.put(self)
-
-
-class _Hasher(threading.Thread):
-    """Hashes bytes in file order. In-order buffers are hashed from memory; anything it finds
-    already written beyond that (parallel ranges, a resumed .part) is read back with pread."""
-
-    _STOP = object()
-
-    def __init__(self, file: _File, extents: _Extents) -> None:
-        super().__init__(name="smx-sha256", daemon=True)
-        self.file = file
-        self.extents = extents
-        self.sha = hashlib.sha256()
-        self.done = 0
-        self.reread = 0  # bytes that had to come back from the page cache
-        self._advised = 0
-        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.error: BaseException | None = None
-        self._abort = False
-        self._scratch = memoryview(bytearray(MiB))
-
-    def submit(self, pos: int, buf: _Buffer, n: int) -> None:
-        self.inbox.put((pos, buf, n))
-
-    def finish(self) -> None:
-        self.inbox.put(self._STOP)
-
-    def abort(self) -> None:
-        self._abort = True
-        self.inbox.put(self._STOP)
-
-    def run(self) -> None:
-        try:
-            while True:
-                while self.inbox.empty() and not self._abort and self._catch_up():
-                    pass
-                item = self.inbox.get()
-                if item is self._STOP:
-                    break
-                self._take(*item)
-            while not self._abort and self._catch_up():
-                pass
-        except BaseException as exc:  # reported by the transfer
-            self.error = exc
-        finally:  # hand every queued buffer back so no worker waits for one
-            while not self.inbox.empty():
-                item = self.inbox.get()
-                if item is not self._STOP:
-                    item[1].release()
-
-    def _take(self, pos: int, buf: _Buffer, n: int) -> None:
-        try:
-            if not self._abort and pos <= self.done < pos + n:
-                self.sha.update(buf.mv[self.done - pos:n])
-                self.done = pos + n
-        finally:
-            buf.release()
-
-    def flush_behind(self) -> None:
-        """Start writing hashed bytes to disk now (and let the page cache drop them), so the
-        fsync before placing has little left to do and a 7 GB model does not fill the cache.
-        Called from the monitoring thread: submitting writeback can block, and this thread
-        (the hasher) is the one the transfer waits for."""
-        done = self.done
-        if done - self._advised >= FLUSH_BEHIND and hasattr(os, "posix_fadvise"):
-            with contextlib.suppress(OSError):
-                os.posix_fadvise(self.file.fd, self._advised, done - self._advised,
-                                 os.POSIX_FADV_DONTNEED)
-            self._advised = done
-
-    def _catch_up(self) -> bool:
-        end = self.extents.contiguous_end(self.done)
-        if end <= self.done:
-            return False
-        want = min(end - self.done, len(self._scratch))
-        got = self.file.pread_into(self._scratch[:want], self.done)
-        if got <= 0:
-            raise OSError(errno.EIO, "the partial download is shorter than its resume state")
-        self.sha.update(self._scratch[:got])
-        self.done += got
-        self.reread += got
-        return True
+def free_space(path: Path) -> int:
+    """Free bytes on the file system holding ``path``."""
+    return shutil.disk_usage(path).free
 
 
 # --- the transfer ----------------------------------------------------------------------------
 class _Restart(Exception):
-    """The remote file changed (ETag/size) or stopped honouring ranges: start over."""
+    """The remote file changed (ETag/size) or stopped honouring ranges: start over.
+    ``cut_at``: the connection dropped there and the server cannot resume."""
+
+    def __init__(self, why: str, *, cut_at: int | None = None) -> None:
+        super().__init__(why)
+        self.cut_at = cut_at
 
 
 class _Stopped(Exception):
     pass
-
-
-@dataclass
-class _Cursor:
-    pos: int
-
-
-@dataclass
-class _Piece:
-    start: int
-    end: int | None  # None: until the end of the body (size unknown)
 
 
 def _content_range(response: Response) -> tuple[int, int, int | None] | None:
@@ -400,76 +196,101 @@ class Transfer:
         self.final_url = spec.url
         self._url_lock = threading.Lock()
         self._refreshed_at = 0.0
-        # Buffers of 1 MiB: the bytes recv wrote are still in the CPU cache when pwrite and
-        # the hasher read them (measured on loopback: 4 MiB buffers are ~25% slower).
-        self.slice_max = MiB
         self._active: set[Response] = set()
         self._active_lock = threading.Lock()
+        self._free_at_start = 0
+        self._worthless = False  # the bytes on disk must not be resumed (an overrun body)
+        self._parallel = False  # more than one connection: keep them alive between pieces
+        self._digest: str | None = None
+        self.reread = 0  # bytes the hasher read back from the page cache
+        self.steals = 0  # tails taken over from slower connections
+        self.waited_for_buffers = 0.0  # seconds connections waited for the hasher to free one
 
     # -- entry point --
     def run(self) -> Downloaded:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        state = _State.load(self.state_path)
+        state = PartState.load(self.state_path)
         if not self.part.exists() or (self.spec.sha256 and state.sha256
                                       and state.sha256 != self.spec.sha256):
-            state = _State()
+            state = PartState()
         if state.complete and state.digest and self.part.exists() and (
                 self.part.stat().st_size == state.size):
             return self._finish_verified(state, resumed_from=state.size or 0, connections=0)
         state.complete, state.digest = False, None
         state.sha256 = self.spec.sha256
+        restarts: list[_Restart] = []
         for _ in range(3):
             try:
                 return self._attempt(state)
             except _Restart as why:
+                restarts.append(why)
                 self.reporter.warn(f"{self.spec.label}: {why}; starting over")
-                state = _State(sha256=self.spec.sha256)
-                with contextlib.suppress(FileNotFoundError):
-                    self.part.unlink()
-                self.state_path.unlink(missing_ok=True)
+                state = PartState(sha256=self.spec.sha256)
+                self._discard()
+        cuts = [r.cut_at for r in restarts if r.cut_at is not None]
+        if len(cuts) == len(restarts):
+            raise NetworkError(
+                f"{self.spec.label}: the connection dropped before the end on each of "
+                f"{len(cuts)} tries (the last at {human_size(cuts[-1])} of "
+                f"{human_size(state.size or self.spec.size)}), and this server cannot "
+                "resume a download (it ignores Range), so every try started from zero",
+                hint="run the same command again on a steadier connection, or use a mirror "
+                     "of the file that supports resuming")
         raise NetworkError(f"{self.spec.label}: the server kept changing the file while it "
-                           "was downloading", hint="try again later")
+                           f"was downloading ({restarts[-1]})", hint="try again later")
 
-    def _attempt(self, state: _State) -> Downloaded:
+    def _attempt(self, state: PartState) -> Downloaded:
         self.stop.clear()
         on_disk = self.part.stat().st_size if self.part.exists() else 0
         ends = [end for _start, end in state.extents.snapshot()]
         if not state.size or (ends and max(ends) > on_disk):  # state and .part disagree
             state.extents.clear()
         resumed_from = state.extents.total()
+        self._free_at_start = free_space(self.cache_dir)
         self._check_disk((self.spec.size or 0) - resumed_from)
-        file = _File(self.part)
         try:
-            if not state.extents.total():
-                file.truncate(0)
-            probe, piece, size, ranges_ok = self._probe(state, file)
-            if resumed_from and ranges_ok:
-                self.reporter.info(f"{self.spec.label}: resuming at "
-                                   f"{100 * resumed_from // max(1, size or 1)}% "
-                                   f"({human_size(resumed_from)} already downloaded)")
-            elif not ranges_ok:
-                resumed_from = 0
-            self._check_disk((size or 0) - state.extents.total())
-            state.save(self.state_path)
-            connections = self._run_workers(state, file, probe, piece, size, ranges_ok)
-            os.fsync(file.fd)
-        finally:
-            file.close()
+            file = PartFile(self.part)
+            try:
+                if not state.extents.total():
+                    file.truncate(0)
+                probe, piece, size, ranges_ok = self._probe(state, file)
+                if resumed_from and ranges_ok:
+                    self.reporter.info(f"{self.spec.label}: resuming at "
+                                       f"{100 * resumed_from // max(1, size or 1)}% "
+                                       f"({human_size(resumed_from)} already downloaded)")
+                elif not ranges_ok:
+                    resumed_from = 0
+                self._check_disk((size or 0) - state.extents.total())
+                state.save(self.state_path)
+                connections = self._run_workers(state, file, probe, piece, size, ranges_ok)
+                os.fsync(file.fd)
+            finally:
+                file.close()
+        except BaseException:
+            if self._worthless or not state.extents.total():
+                self._discard()  # nothing worth resuming: leave nothing behind
+            raise
         return self._finish_verified(state, resumed_from=resumed_from, connections=connections,
                                      digest=self._digest)
 
     # -- the first request decides everything: size, ranges, ETag, final URL --
-    def _probe(self, state: _State, file: _File) -> tuple[Response, _Piece, int | None, bool]:
+    def _probe(self, state: PartState, file: PartFile
+               ) -> tuple[Response, Piece, int | None, bool]:
         known = state.size or (self.spec.size if self.spec.size_exact else None)
         if known:
             gaps = state.extents.missing(known)
             if not gaps:  # every byte is on disk: ask for the last one to confirm the ETag
                 gaps = [(known - 1, known)]
-            start = gaps[0][0]
-            end = min(gaps[0][1], start + self._piece_size(known))
-        else:  # size unknown (plain URL): a bounded first range still tells the total
-            start, end = 0, UNKNOWN_SIZE_PROBE
-        headers = {"Range": f"bytes={start}-{end - 1}"}
+            start, end = gaps[0]
+            wanted = self._connections(known)
+            if self.spec.connections is not None and wanted > 1:
+                # A fixed number of connections: the first one asks for its first piece only.
+                missing = sum(b - a for a, b in gaps)
+                end = min(end, start + self._piece_size(missing, wanted))
+            headers = {"Range": f"bytes={start}-{end - 1}"}
+        else:  # size unknown (plain URL): the answer's Content-Range tells it
+            start = 0
+            headers = {"Range": "bytes=0-"}
         if state.etag and state.extents.total() and not state.etag.startswith("W/"):
             headers["If-Range"] = state.etag
         response = self.client.request(self.spec.url, headers=headers, what=self.spec.label,
@@ -506,7 +327,7 @@ class Transfer:
                 state.size = total or state.size
                 state.etag = etag
                 self._check_expected_size(state.size, response)
-                return response, _Piece(start, cr[1] + 1), state.size, True
+                return response, Piece(start, cr[1] + 1), state.size, True
         if response.status == 200:
             # Range ignored (or If-Range said the file changed): the body is the whole file.
             if state.extents.total():
@@ -518,7 +339,7 @@ class Transfer:
             state.size = int(length) if length and length.isdigit() else None
             state.etag = etag
             self._check_expected_size(state.size, response)
-            return response, _Piece(0, state.size), state.size, False
+            return response, Piece(0, state.size), state.size, False
         if response.status == 416 and state.extents.total():
             response.close()
             raise _Restart("the server rejected the resume point")
@@ -566,11 +387,13 @@ class Transfer:
             self.final_url = response.url
             response.discard()
 
-    def _piece_size(self, size: int) -> int:
-        conns = self._connections(size)
-        if conns == 1:  # one stream: ask for each gap whole, like curl
-            return size
-        return max(MIN_PIECE, min(MAX_PIECE, size // max(1, conns * 4)))
+    @staticmethod
+    def _piece_size(missing: int, connections: int) -> int:
+        """Equal pieces, a multiple of ``connections`` of them, so that every round of
+        pieces keeps every connection busy."""
+        target = max(MIN_PIECE, min(MAX_PIECE, missing // (connections * PIECES_PER_CONNECTION)))
+        rounds = max(1, -(-missing // (connections * target)))
+        return max(1, -(-missing // (connections * rounds)))
 
     def _connections(self, size: int | None) -> int:
         wanted = self.spec.connections or DEFAULT_CONNECTIONS
@@ -582,7 +405,7 @@ class Transfer:
     def _check_disk(self, need: int) -> None:
         if need <= 0:
             return
-        free = shutil.disk_usage(self.cache_dir).free
+        free = self._free_at_start
         if free < need:
             raise DiskSpaceError(
                 f"not enough free disk space for {self.spec.label}: it needs "
@@ -590,72 +413,118 @@ class Transfer:
                 hint="free some space (or move the environment to a bigger disk), then run "
                      "the same command again")
 
+    def _body_cap(self, state: PartState) -> tuple[int, int | None]:
+        """How far a body of unannounced length may go: (the last allowed end, the size that
+        was announced, if any)."""
+        announced = state.size or self.spec.size
+        if announced:
+            return announced + OVERRUN_MARGIN, announced
+        return int(self._free_at_start * UNKNOWN_SIZE_DISK_SHARE), None
+
+    def _overrun(self, state: PartState, at: int) -> SmxError:
+        self._worthless = True
+        _cap, announced = self._body_cap(state)
+        if announced is not None:
+            return RemoteError(
+                f"{self.spec.label}: the server sent more than announced ({human_size(at)} "
+                f"and counting, for a file of {human_size(announced)}); smx stopped reading, "
+                "deleted the download and placed nothing",
+                hint="the URL or the server is wrong (it sends something else, or without "
+                     "end); check the URL or try again later", code="remote.oversized")
+        return RemoteError(
+            f"{self.spec.label}: the server sent {human_size(at)} without saying how large the "
+            "file is, and more would nearly fill the disk; smx stopped reading, deleted the "
+            "download and placed nothing",
+            hint="check the URL; if the file really is that large, free some space and run "
+                 "the same command again", code="remote.oversized")
+
     # -- workers --
-    def _run_workers(self, state: _State, file: _File, probe: Response, first: _Piece,
+    def _run_workers(self, state: PartState, file: PartFile, probe: Response, first: Piece,
                      size: int | None, ranges_ok: bool) -> int:
-        pieces: list[_Piece] = []
+        plan = Plan()
+        plan.start(first)
+        count = 1
         if ranges_ok and size:
-            pieces = _plan_pieces(first, state.extents.missing(size), self._piece_size(size))
-        count = min(self._connections(size), 1 + len(pieces)) if ranges_ok else 1
-        work = _Work(pieces)
-        # Default (no --connections): one connection first; the others only join when it
+            first_end = first.end if first.end is not None else size
+            plan = Plan([Piece(a, b) for a, b in _without(state.extents.missing(size),
+                                                          (first.start, first_end))])
+            plan.start(first)
+            count = self._connections(size)
+        # Default (no --connections): one connection first; the others join together when it
         # turns out slow, as a CDN's per-connection cap makes it. A fast link stays one stream.
         adaptive = self.spec.connections is None and count > 1
-        hasher = _Hasher(file, state.extents)
+        self._parallel = count > 1 and not adaptive
+        if self._parallel and size:
+            probe.keep_connection()
+            plan.split(self._piece_size(size - state.extents.total(), count))
+        hasher = Hasher(file, state.extents)
         hasher.start()
         errors: list[BaseException] = []
 
-        def worker(initial: Response | None, initial_piece: _Piece | None,
-                   buffer_size: int) -> None:
-            free: queue.SimpleQueue[_Buffer] = queue.SimpleQueue()
-            for _ in range(BUFFERS_PER_CONNECTION):
-                free.put(_Buffer(buffer_size, free))
+        def worker(initial: Response | None, piece: Piece | None) -> None:
+            free: queue.SimpleQueue[Buffer] = queue.SimpleQueue()
+            buffers = FIRST_CONNECTION_BUFFERS if initial is not None else BUFFERS_PER_CONNECTION
+            for _ in range(buffers):
+                free.put(Buffer(BUFFER_SIZE, free))
             try:
-                if initial is not None and initial_piece is not None:
-                    self._fetch(initial_piece, file, state, hasher, free, initial, ranges_ok)
+                if initial is not None and piece is not None:
+                    self._fetch(plan, piece, file, state, hasher, free, initial, ranges_ok)
                 while not self.stop.is_set():
-                    piece = work.take()
+                    piece = plan.take()
                     if piece is None:
                         return
-                    self._fetch(piece, file, state, hasher, free, None, ranges_ok)
+                    self._fetch(plan, piece, file, state, hasher, free, None, ranges_ok)
             except _Stopped:
                 pass
             except BaseException as exc:  # surfaced by the main thread
                 errors.append(exc)
                 self.stop.set()
 
-        threads = [threading.Thread(target=worker, args=(probe, first, self.slice_max),
-                                    daemon=True, name="smx-download-0")]
-        threads += [threading.Thread(target=worker, args=(None, None, self.slice_max),
-                                     daemon=True, name=f"smx-download-{i}")
-                    for i in range(1, count)]
-        waiting = threads[1:] if adaptive else []
-        began = time.monotonic()
+        def spawn(index: int, initial: Response | None = None,
+                  piece: Piece | None = None) -> threading.Thread:
+            thread = threading.Thread(target=worker, args=(initial, piece), daemon=True,
+                                      name=f"smx-download-{index}")
+            thread.start()
+            threads.append(thread)
+            return thread
+
+        threads: list[threading.Thread] = []
         used = 1 if adaptive else count
+        deciding = adaptive
         last_flush = 0.0
         flushed_version = -1
         try:
             with self.reporter.task(self.spec.label, total=size, unit="bytes") as task:
                 task.update(completed=state.extents.total())
-                for thread in threads:
-                    if thread not in waiting:
-                        thread.start()
+                spawn(0, probe, first)
+                for index in range(1, used):
+                    spawn(index)
                 while alive := [t for t in threads if t.is_alive()]:
                     if self.stop.is_set():
                         self._abort_active()
-                    alive[0].join(0.05)
-                    if waiting and time.monotonic() - began >= ADAPT_AFTER_S:
-                        rate = self.fetched / (time.monotonic() - began)
-                        if rate < FAST_ENOUGH_BPS:
-                            for thread in waiting:
-                                thread.start()
-                            used = count
-                        else:
-                            work.solo = True  # one fast stream: ask for the rest in one go
-                        waiting = []
+                    alive[0].join(STATE_FLUSH_S)
+                    now = time.monotonic()
+                    # Judged on one answer that has run long enough: a run of short answers
+                    # (the gaps of a resumed download) is quick whatever the connection.
+                    timed = [p for p in plan.active() if now - p.began >= ADAPT_AFTER_S
+                             ] if deciding else []
+                    if timed:
+                        window = now - timed[0].began
+                        rate = timed[0].rate(now)
+                        slow = rate < FAST_ENOUGH_BPS * (CLEARLY_SLOW if window < ADAPT_CONFIRM_S
+                                                         else 1)
+                        deciding = not slow and window < ADAPT_CONFIRM_S
+                        if slow and not self.stop.is_set() and not self._local_limit(
+                                window, timed[0].cpu):
+                            assert size is not None
+                            self._parallel = True
+                            missing = size - state.extents.total()
+                            pieces = plan.split(self._piece_size(missing, count))
+                            used = min(count, pieces)
+                            for index in range(1, used):  # all together
+                                spawn(index)
                     task.update(completed=state.extents.total())
                     hasher.flush_behind()
-                    now = time.monotonic()
                     if now - last_flush >= STATE_FLUSH_S and (
                             state.extents.version != flushed_version):
                         flushed_version = state.extents.version
@@ -669,13 +538,17 @@ class Transfer:
                 thread.join()
             hasher.abort()
             hasher.join()
-            state.save(self.state_path)
+            if not self._worthless:
+                state.save(self.state_path)
             raise
-        state.save(self.state_path)
+        self.steals = plan.steals
         if errors:
             hasher.abort()
             hasher.join()
+            if not self._worthless:
+                state.save(self.state_path)
             raise errors[0]
+        state.save(self.state_path)
         if size is None:  # learnt from the end of the body
             state.size = state.extents.total()
         hasher.finish()
@@ -689,83 +562,120 @@ class Transfer:
         self.reread = hasher.reread
         return used
 
-    def _fetch(self, piece: _Piece, file: _File, state: _State, hasher: _Hasher,
-               free: queue.SimpleQueue[_Buffer], response: Response | None,
+    def _fetch(self, plan: Plan, piece: Piece, file: PartFile, state: PartState,
+               hasher: Hasher, free: queue.SimpleQueue[Buffer], response: Response | None,
                ranges_ok: bool) -> None:
-        """Fetch one piece, resuming it on the same worker after drops (bounded retries)."""
-        cursor = _Cursor(piece.start)
-        failures = 0
-        while piece.end is None or cursor.pos < piece.end:
-            if self.stop.is_set():
-                if response is not None:
-                    response.close()
-                raise _Stopped
-            if response is None:
-                if not ranges_ok:  # no ranges: the only way on is from zero
-                    raise _Restart("the connection dropped and this server cannot resume")
-                response, failures = self._open_range(cursor.pos, piece.end, state, failures)
-                if response is None:
-                    continue
-            before = cursor.pos
-            with self._active_lock:
-                self._active.add(response)
-            try:
-                self._pump(response, cursor, piece.end, file, state, hasher, free)
-                if piece.end is None:
-                    return
-            except RETRYABLE_ERRORS as exc:
+        """Fetch one piece, resuming it on the same worker after drops and stalls (within the
+        retry budget)."""
+        streak = Streak(self.client.retry)
+        asked_end = piece.end  # where the current answer's body ends
+        try:
+            while piece.end is None or piece.pos < piece.end:
                 if self.stop.is_set():
-                    raise _Stopped from None
-                failures = 1 if cursor.pos > before else failures + 1
-                if failures >= self.client.retry.attempts:
-                    raise network_error(exc, self.final_url, self.spec.label) from None
-                # The first retry after progress is immediate; repeated failures back off.
-                self.client.pause(self.client.retry.backoff(failures - 1) if failures > 1 else 0,
-                                  f"{self.spec.label}: connection dropped at "
-                                  f"{human_size(cursor.pos)}")
-            finally:
+                    if response is not None:
+                        response.close()
+                    raise _Stopped
+                if response is None:
+                    asked_end = piece.end
+                    response = self._open_range(piece, asked_end, state, streak)
+                    if response is None:
+                        continue
+                    piece.answered()
+                    if self._parallel:
+                        response.keep_connection()
+                before = piece.pos
                 with self._active_lock:
-                    self._active.discard(response)
-                response.close()
-                response = None
+                    self._active.add(response)
+                try:
+                    self._pump(plan, response, piece, file, state, hasher, free)
+                    if piece.end is None:
+                        return
+                    if piece.end == asked_end:  # all it asked for: the connection can go on
+                        response.finish()
+                except RETRYABLE_ERRORS as exc:
+                    if self.stop.is_set():
+                        raise _Stopped from None
+                    if not ranges_ok:  # no ranges: the only way on is from zero
+                        raise _Restart(f"{self._why(exc)} at {human_size(piece.pos)} and this "
+                                       "server cannot resume", cut_at=piece.pos) from None
+                    if piece.pos > before:
+                        streak.restart()
+                    streak.fail()
+                    # The first retry after progress is immediate; repeated failures back off.
+                    wait = 0.0 if streak.failures == 1 else self.client.retry.backoff(
+                        streak.failures - 1)
+                    if not streak.allows(wait):
+                        raise self.client.error(exc, self.final_url, self.spec.label,
+                                                streak=streak, body=True) from None
+                    self.client.pause(wait, f"{self.spec.label}: {self._why(exc)} at "
+                                            f"{human_size(piece.pos)}", streak)
+                finally:
+                    with self._active_lock:
+                        self._active.discard(response)
+                    response.close()
+                    response = None
+        finally:
+            plan.done(piece)
 
-    def _open_range(self, pos: int, end: int | None, state: _State, failures: int
-                    ) -> tuple[Response | None, int]:
-        """A 206 for [pos, end) on the final URL, or (None, failures) after a wait."""
-        headers = {"Range": f"bytes={pos}-{'' if end is None else end - 1}"}
+    def _local_limit(self, window: float, cpu: float) -> bool:
+        """Whether the one connection so far was held back on smx's own side during
+        ``window``: waiting for the hasher to free a buffer (SHA-256 or the disk is slower),
+        or busy on the CPU itself (a capped connection leaves its thread idle, waiting for
+        bytes). More connections would then not be faster."""
+        return (self.waited_for_buffers > LOCAL_LIMIT_SHARE * window
+                or cpu > LOCAL_LIMIT_SHARE * window)
+
+    def _why(self, exc: BaseException) -> str:
+        if isinstance(exc, httpx.TimeoutException):
+            return self.client.describe(exc, self.final_url, body=True)
+        return "connection dropped"
+
+    def _open_range(self, piece: Piece, end: int | None, state: PartState, streak: Streak
+                    ) -> Response | None:
+        """A 206 for [piece.pos, end) on the final URL, or None after a wait."""
+        headers = {"Range": f"bytes={piece.pos}-{'' if end is None else end - 1}"}
         response = self._request(self.final_url, headers)
         if response.status == 206:
             cr = _content_range(response)
             etag = _etag(response)
-            if cr is None or cr[0] != pos or (cr[2] is not None and cr[2] != state.size):
+            if cr is None or cr[0] != piece.pos or (cr[2] is not None and cr[2] != state.size):
                 response.close()
                 raise _Restart("the server answered a different byte range than asked")
             if state.etag and etag and etag != state.etag:
                 response.close()
                 raise _Restart("the file on the server changed while downloading")
-            return response, failures
+            return response
         if response.status == 200:
             response.close()
             raise _Restart("the server stopped honouring byte ranges")
         if not retryable_status(response.status):
             raise self._http_error(response)
-        failures += 1
-        wait = self.client.wait_for(response, failures)
-        if failures >= self.client.retry.attempts or wait is None:
+        streak.fail()
+        wait = self.client.wait_for(response, streak.failures)
+        asked = parse_retry_after(response.header("Retry-After")) is not None
+        if wait is None or not streak.allows(wait, asked=asked):
             raise self._http_error(response)
         response.discard()
-        self.client.pause(wait, f"HTTP {response.status} during {self.spec.label}")
-        return None, failures
+        self.client.pause(wait, f"HTTP {response.status} during {self.spec.label}", streak,
+                          asked=asked)
+        return None
 
-    def _pump(self, response: Response, cursor: _Cursor, end: int | None, file: _File,
-              state: _State, hasher: _Hasher, free: queue.SimpleQueue[_Buffer]) -> None:
-        """Read the body into reused buffers, pwrite them, hand them to the hasher."""
-        slice_size = 256 * 1024
-        while end is None or cursor.pos < end:
-            pos = cursor.pos
+    def _pump(self, plan: Plan, response: Response, piece: Piece, file: PartFile,
+              state: PartState, hasher: Hasher, free: queue.SimpleQueue[Buffer]) -> None:
+        """Read the body into reused buffers, pwrite them, hand them to the hasher. Stops at
+        the piece's end, which another connection may have moved down meanwhile."""
+        cap = self._body_cap(state)[0] if piece.end is None else None
+        # Small slices while the stream is slow (a kill loses little), whole buffers when fast.
+        slice_size = BUFFER_SIZE if response.direct else 256 * 1024
+        cpu_began = time.thread_time() - piece.cpu
+        while True:
+            pos = piece.pos
             buf = self._take_buffer(free)
-            limit = len(buf.mv) if end is None else min(len(buf.mv), end - pos)
-            want = min(slice_size, limit)
+            room = len(buf.mv) if cap is None else min(len(buf.mv), cap + 1 - pos)
+            want = plan.reserve(piece, min(slice_size, room))
+            if want <= 0:
+                buf.release()
+                return
             started = time.monotonic()
             try:
                 n = response.readinto(buf.mv[:want])
@@ -774,9 +684,12 @@ class Transfer:
                 raise
             if n == 0:
                 buf.release()
-                if end is None:
+                if piece.end is None:
                     return
-                raise BodyCutShort(f"the body ended {end - pos} bytes early")
+                raise BodyCutShort(f"the body ended {piece.end - pos} bytes early")
+            if cap is not None and pos + n > cap:
+                buf.release()
+                raise self._overrun(state, pos + n)
             try:
                 file.pwrite(buf.mv[:n], pos)
             except OSError as exc:
@@ -794,12 +707,12 @@ class Transfer:
             hasher.submit(pos, buf, n)
             with self._fetched_lock:
                 self.fetched += n
-            cursor.pos = pos + n
-            # Small slices while the stream is slow (a kill loses little), big ones when fast.
+            plan.advance(piece, n)
+            piece.cpu = time.thread_time() - cpu_began
             took = time.monotonic() - started
-            if took < 0.01 and n == want:
+            if took < SLICE_FAST_S and n == want:
                 slice_size = min(len(buf.mv), slice_size * 2)
-            elif took > 0.05:
+            elif took > SLICE_SLOW_S:
                 slice_size = max(64 * 1024, slice_size // 2)
 
     def _abort_active(self) -> None:
@@ -809,26 +722,44 @@ class Transfer:
         for response in active:
             response.abort()
 
-    def _take_buffer(self, free: queue.SimpleQueue[_Buffer]) -> _Buffer:
-        while True:
-            try:
-                return free.get(timeout=0.5)
-            except queue.Empty:
-                if self.stop.is_set():
-                    raise _Stopped from None
+    def _take_buffer(self, free: queue.SimpleQueue[Buffer]) -> Buffer:
+        with contextlib.suppress(queue.Empty):
+            return free.get_nowait()
+        began = time.monotonic()
+        try:
+            while True:
+                try:
+                    return free.get(timeout=0.5)
+                except queue.Empty:
+                    if self.stop.is_set():
+                        raise _Stopped from None
+        finally:
+            with self._fetched_lock:
+                self.waited_for_buffers += time.monotonic() - began
 
     # -- the end: verify, record --
-    def _finish_verified(self, state: _State, *, resumed_from: int, connections: int,
+    def _finish_verified(self, state: PartState, *, resumed_from: int, connections: int,
                          digest: str | None = None) -> Downloaded:
         digest = digest or state.digest
         assert digest is not None
         size = state.size if state.size is not None else 0
         actual = self.part.stat().st_size
-        if actual != size:
+        announced = self.spec.size
+        if announced and announced - size > (0 if self.spec.size_exact else 1024):
+            # Only a body without Content-Length can end early unnoticed: closing the
+            # connection was its only end.
             self._discard()
-            raise ChecksumMismatch(f"{self.spec.label}: size mismatch (expected {size} bytes, "
-                                   f"got {actual}); the download was deleted",
-                                   hint="run the same command again")
+            raise NetworkError(
+                f"{self.spec.label}: the server ended the download after {size} of the "
+                f"{announced} bytes announced (it gave no length, so the cut looked like the "
+                "end); the download was deleted and nothing was placed",
+                hint="run the same command again; if it happens again, the connection or the "
+                     "server drops long downloads (a mirror that supports resuming helps)")
+        if actual != size or (announced and self.spec.size_exact and size != announced):
+            self._discard()
+            raise ChecksumMismatch(f"{self.spec.label}: size mismatch (expected "
+                                   f"{announced or size} bytes, got {actual}); the download was "
+                                   "deleted", hint="run the same command again")
         expected = self.spec.sha256
         if expected and digest != expected.lower():
             self._discard()
@@ -846,45 +777,20 @@ class Transfer:
     def _discard(self) -> None:
         self.part.unlink(missing_ok=True)
         self.state_path.unlink(missing_ok=True)
-
-    _digest: str | None = None
-    reread: int = 0
+        self.state_path.with_name(self.state_path.name + ".tmp").unlink(missing_ok=True)
 
 
-class _Work:
-    """Pieces in file order. A lone fast connection takes runs of adjacent pieces as one
-    request (no round trip per piece)."""
-
-    def __init__(self, pieces: list[_Piece]) -> None:
-        self._pieces = collections.deque(pieces)
-        self._lock = threading.Lock()
-        self.solo = False
-
-    def take(self) -> _Piece | None:
-        with self._lock:
-            if not self._pieces:
-                return None
-            piece = self._pieces.popleft()
-            while self.solo and self._pieces and self._pieces[0].start == piece.end:
-                piece = _Piece(piece.start, self._pieces.popleft().end)
-            return piece
-
-
-def _plan_pieces(first: _Piece, gaps: list[tuple[int, int]], piece_size: int) -> list[_Piece]:
-    """Every missing byte outside the probe's piece, in file order, in pieces of at most
-    ``piece_size`` (small enough that the hashed prefix keeps moving)."""
-    out: list[_Piece] = []
-    first_end = first.end if first.end is not None else first.start
-    for gap_start, gap_end in gaps:
-        segments = [(gap_start, gap_end)]
-        if first.start < gap_end and first_end > gap_start:  # cut the probe's piece out
-            segments = [(gap_start, first.start), (first_end, gap_end)]
-        for seg_start, seg_end in segments:
-            pos = seg_start
-            while pos < seg_end:
-                end = min(seg_end, pos + piece_size)
-                out.append(_Piece(pos, end))
-                pos = end
+def _without(gaps: list[tuple[int, int]], taken: tuple[int, int]) -> list[tuple[int, int]]:
+    """``gaps`` minus the range ``taken`` (the first connection's)."""
+    out: list[tuple[int, int]] = []
+    for start, end in gaps:
+        if taken[1] <= start or taken[0] >= end:
+            out.append((start, end))
+            continue
+        if start < taken[0]:
+            out.append((start, taken[0]))
+        if taken[1] < end:
+            out.append((taken[1], end))
     return out
 
 

@@ -8,9 +8,15 @@ What smx keeps for itself on top of httpx:
 - the redirect loop (httpx's is switched off): ``Authorization`` goes only to the origin the
   token belongs to, and is dropped for good as soon as a redirect leaves that origin (signed
   CDN URLs need none). Tokens are never put in a query string;
-- ``Response.readinto`` into the caller's reused buffers, over the raw byte stream (bodies are
-  asked for with ``Accept-Encoding: identity``, so byte ranges are the file's bytes): at most
-  one received chunk is held back, memory stays constant whatever the file size;
+- ``Response.readinto`` into the caller's reused buffers (bodies are asked for with
+  ``Accept-Encoding: identity``, so byte ranges are the file's bytes). Large bodies come
+  straight off the socket, one ``recv_into`` per system call (models/transport.py); others
+  over httpx's raw byte stream, holding back at most one received chunk. Memory stays
+  constant whatever the file size;
+- timeouts that say what they waited for: a connect timeout of seconds, a stall timeout
+  (``SMX_HTTP_TIMEOUT``: how long a connection may send nothing), and a retry budget
+  (``SMX_RETRIES`` tries, ``SMX_RETRY_BUDGET`` seconds) after which a failing request gives up
+  with the reason;
 - the retry decisions and the one-line messages: httpx's transport errors map onto them by
   their cause (a refused connection or an unknown host is not worth another try, a reset or a
   stall is).
@@ -36,7 +42,9 @@ import httpx
 
 from smx import __version__
 from smx.errors import NetworkError
+from smx.models.transport import BODY_READER, BlockTransport, BodyReader, proxy_mounts
 from smx.redact import redact
+from smx.timeouts import stall_timeout_s
 
 USER_AGENT = f"smx/{__version__}"
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -45,6 +53,15 @@ MAX_REDIRECTS = 10
 # API calls made meanwhile (a signed URL refreshed mid-download).
 POOL_KEEPALIVE = 32
 POOL_MAX = POOL_KEEPALIVE + 8
+# How long a connection may send nothing (waiting for an answer, or in the middle of a body)
+# before it counts as stalled: SMX_HTTP_TIMEOUT (smx/timeouts.py, shared with git).
+# Connecting gets at most CONNECT_TIMEOUT_S.
+CONNECT_TIMEOUT_S = 10.0
+# How long smx keeps retrying one failing request (or one piece of a download): a try starts
+# only while this many seconds have not passed since the first one (SMX_RETRY_BUDGET). Waits a
+# server asks for with Retry-After are announced and do not count. So a server that accepts
+# connections and never answers fails a pull within DEFAULT_RETRY_BUDGET_S + DEFAULT_STALL_S.
+DEFAULT_RETRY_BUDGET_S = 40.0
 
 
 class BodyCutShort(Exception):
@@ -111,27 +128,37 @@ class Credentials:
         return tuple(self._tokens.values())
 
 
+def _env_number(name: str, default: float, minimum: float) -> float:
+    try:
+        return max(minimum, float(os.environ.get(name, str(default))))
+    except ValueError:
+        return default
+
+
 @dataclass
 class RetryPolicy:
     """Bounded retries with exponential backoff and jitter; ``Retry-After`` wins when given.
 
-    ``scale`` multiplies every pause actually slept (``SMX_RETRY_WAIT_SCALE``; tests use a tiny
-    value); messages still say what the server asked for.
+    Bounded twice: ``attempts`` tries per request (``SMX_RETRIES``), and a time budget
+    (``SMX_RETRY_BUDGET``). ``scale`` multiplies every pause actually slept
+    (``SMX_RETRY_WAIT_SCALE``; tests use a tiny value); messages still say what the server
+    asked for.
     """
 
     attempts: int = 6  # tries per request, the first one included
     base_s: float = 1.0
     cap_s: float = 30.0
     scale: float = 1.0
+    budget_s: float = DEFAULT_RETRY_BUDGET_S
     max_retry_after_s: float = 900.0  # a server asking for longer than this: give up, say so
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
         policy = cls()
-        with contextlib.suppress(ValueError):
-            policy.scale = max(0.0, float(os.environ.get("SMX_RETRY_WAIT_SCALE", "1")))
+        policy.scale = _env_number("SMX_RETRY_WAIT_SCALE", 1.0, 0.0)
         with contextlib.suppress(ValueError):
             policy.attempts = max(1, int(os.environ.get("SMX_RETRIES", str(policy.attempts))))
+        policy.budget_s = _env_number("SMX_RETRY_BUDGET", DEFAULT_RETRY_BUDGET_S, 0.0)
         return policy
 
     def backoff(self, failures: int) -> float:
@@ -142,6 +169,45 @@ class RetryPolicy:
     def sleep(self, seconds: float) -> None:
         if seconds > 0 and self.scale > 0:
             time.sleep(seconds * self.scale)
+
+
+class Streak:
+    """One request's (or one download piece's) failures in a row: whether another try is
+    worth it, and how long it has been going on for the message when it is not."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.failures = 0
+        self._began = time.monotonic()
+        self._asked = 0.0  # seconds slept because a server said so (Retry-After)
+
+    def restart(self) -> None:
+        """The request made progress: the next failure starts a new streak."""
+        self.failures = 0
+        self._began = time.monotonic()
+        self._asked = 0.0
+
+    def fail(self) -> None:
+        self.failures += 1
+
+    def allows(self, pause: float, *, asked: bool = False) -> bool:
+        """Whether another try may follow after ``pause`` seconds (asked: by the server)."""
+        if self.failures >= self.policy.attempts:
+            return False
+        if asked:
+            return True
+        return self.spent() + pause * self.policy.scale < self.policy.budget_s
+
+    def slept(self, pause: float, *, asked: bool) -> None:
+        if asked:
+            self._asked += pause * self.policy.scale
+
+    def spent(self) -> float:
+        return time.monotonic() - self._began - self._asked
+
+    def summary(self) -> str:
+        tries = f"{self.failures} tr{'y' if self.failures == 1 else 'ies'}"
+        return f"gave up after {tries} in {_seconds(time.monotonic() - self._began)}"
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -189,6 +255,7 @@ class Response:
         self._chunks: Iterator[bytes] | None = None
         self._left = _EMPTY  # the part of the last received chunk not handed out yet
         self._error: BaseException | None = None
+        self._reuse = False  # read through h11 so that the connection can serve the next one
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name, default)
@@ -204,30 +271,62 @@ class Response:
     def readinto(self, buffer: Any) -> int:
         """Fill ``buffer`` (until it is full or the body ends); 0 means the body has ended.
 
-        Holds back at most the rest of one received chunk (≤ 64 KiB), so memory stays
-        constant however large the body is."""
+        A large body comes straight off the socket into ``buffer``; otherwise at most the rest
+        of one received chunk (≤ 64 KiB) is held back. Memory stays constant either way."""
         if self._error is not None:  # kept from the call that still returned bytes
             error, self._error = self._error, None
             raise error
         view = memoryview(buffer).cast("B")
+        if self.direct:
+            reader = self.raw.extensions[BODY_READER]
+            return self._fill(view, reader.readinto)
+        return self._fill(view, self._from_chunks)
+
+    @property
+    def direct(self) -> bool:
+        """Whether the body comes straight off the socket (models/transport.py)."""
+        reader = self.raw.extensions.get(BODY_READER)
+        return (not self._reuse and self._chunks is None and isinstance(reader, BodyReader)
+                and reader.direct)
+
+    def finish(self) -> None:
+        """The caller has read the whole body it asked for: let h11 see its end, so that
+        closing hands the connection back to the pool instead of closing it."""
+        if self._chunks is not None and not self._left:
+            with contextlib.suppress(httpx.HTTPError, *RETRYABLE_ERRORS, OSError):
+                self._next_chunk()
+
+    def keep_connection(self) -> None:
+        """Read the body the way that lets its connection take the next request (before the
+        first read): for a caller with more requests to make, where keeping connections
+        open costs less than the copies it saves."""
+        self._reuse = True
+
+    def _fill(self, view: memoryview, receive: Callable[[memoryview], int]) -> int:
         filled = 0
         while filled < len(view):
-            if not self._left:
-                try:
-                    chunk = self._next_chunk()
-                except (httpx.TransportError, OSError) as exc:
-                    if not filled:
-                        raise
-                    self._error = exc  # hand out what arrived before the drop first
-                    break
-                if chunk is None:
-                    break
-                self._left = chunk
-            n = min(len(self._left), len(view) - filled)
-            view[filled:filled + n] = self._left[:n]
-            self._left = self._left[n:]
+            try:
+                n = receive(view[filled:])
+            except (httpx.TransportError, OSError) as exc:
+                if not filled:
+                    raise
+                self._error = exc  # hand out what arrived before the drop first
+                break
+            if n == 0:
+                break
             filled += n
         return filled
+
+    def _from_chunks(self, view: memoryview) -> int:
+        if not self._left:
+            chunk = self._next_chunk()
+            if chunk is None:
+                return 0
+            self._left = chunk
+        n = min(len(self._left), len(view))
+        view[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
 
     def read(self, limit: int | None = None) -> bytes:
         if limit is not None:
@@ -283,14 +382,6 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _timeout_from_env() -> float:
-    """Seconds a connect or a read may stall before it counts as a failure (SMX_HTTP_TIMEOUT)."""
-    try:
-        return max(0.05, float(os.environ.get("SMX_HTTP_TIMEOUT", "60")))
-    except ValueError:
-        return 60.0
-
-
 @dataclass
 class HttpClient:
     """Shared by the API calls of every source and by all download connections (threads
@@ -298,7 +389,7 @@ class HttpClient:
 
     credentials: Credentials = field(default_factory=Credentials)
     retry: RetryPolicy = field(default_factory=RetryPolicy.from_env)
-    timeout_s: float = field(default_factory=_timeout_from_env)
+    timeout_s: float = field(default_factory=stall_timeout_s)  # the stall timeout
     # Told about each pause before a retry ("rate limited by …; retrying in 4 s").
     on_retry: Callable[[str], None] | None = None
     _http: httpx.Client | None = field(default=None, init=False, repr=False)
@@ -310,18 +401,29 @@ class HttpClient:
         if http is not None:
             http.close()
 
+    @property
+    def connect_timeout_s(self) -> float:
+        return min(CONNECT_TIMEOUT_S, self.timeout_s)
+
     def _session(self) -> httpx.Client:
-        """The httpx client, made on first use (proxies are read from the environment then)."""
+        """The httpx client, made on first use (proxies are read from the environment then).
+
+        Its transports read large bodies in large blocks (models/transport.py): the direct one,
+        and one per HTTP(S) proxy from the environment; httpx keeps its NO_PROXY handling."""
         with self._lock:
             if self._http is None:
+                context = _tls_context()
+                limits = httpx.Limits(max_connections=POOL_MAX,
+                                      max_keepalive_connections=POOL_KEEPALIVE)
                 self._http = httpx.Client(
                     http1=True, http2=False,
                     follow_redirects=False,  # our loop below owns the token rule
                     trust_env=True,  # HTTP(S)_PROXY, NO_PROXY, proxy credentials
-                    verify=_tls_context(),
-                    timeout=httpx.Timeout(self.timeout_s),
-                    limits=httpx.Limits(max_connections=POOL_MAX,
-                                        max_keepalive_connections=POOL_KEEPALIVE),
+                    verify=context,
+                    transport=BlockTransport(ssl_context=context, limits=limits),
+                    mounts=proxy_mounts(context, limits),
+                    timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
+                    limits=limits,
                     # identity: a byte range is the file's bytes, not a slice of a gzip stream
                     headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
             return self._http
@@ -372,27 +474,30 @@ class HttpClient:
         Returns the last response, whatever its status: the caller turns statuses into
         errors that name the service and the fix.
         """
-        failures = 0
+        streak = Streak(self.retry)
         while True:
             try:
                 response = self.open(url, method=method, headers=headers,
                                      follow_redirects=follow_redirects, on_redirect=on_redirect)
             except (httpx.TransportError, OSError) as exc:
                 if not is_retryable(exc):
-                    raise network_error(exc, url, what) from None
-                failures += 1
-                if failures >= self.retry.attempts:
-                    raise network_error(exc, url, what) from None
-                self.pause(self.retry.backoff(failures), f"{_short(exc)} from {_host(url)}")
+                    raise self.error(exc, url, what) from None
+                streak.fail()
+                wait = self.retry.backoff(streak.failures)
+                if not streak.allows(wait):
+                    raise self.error(exc, url, what, streak=streak) from None
+                self.pause(wait, self.describe(exc, url), streak)
                 continue
-            if not retryable_status(response.status) or failures + 1 >= self.retry.attempts:
+            if not retryable_status(response.status):
                 return response
-            failures += 1
-            wait = self.wait_for(response, failures)
-            if wait is None:  # the server asks for more than we will wait: let the caller say so
-                return response
+            streak.fail()
+            pause = self.wait_for(response, streak.failures)
+            asked = parse_retry_after(response.header("Retry-After")) is not None
+            if pause is None or not streak.allows(pause, asked=asked):
+                return response  # the caller says what the last answer was
             response.discard()
-            self.pause(wait, f"HTTP {response.status} from {_host(response.url)}")
+            self.pause(pause, f"HTTP {response.status} from {_host(response.url)}", streak,
+                       asked=asked)
 
     def wait_for(self, response: Response, failures: int) -> float | None:
         """How long to wait before retrying this 429/5xx; None when it asks for too long."""
@@ -403,10 +508,43 @@ class HttpClient:
             return None
         return asked
 
-    def pause(self, seconds: float, why: str) -> None:
+    def pause(self, seconds: float, why: str, streak: Streak | None = None, *,
+              asked: bool = False) -> None:
         if self.on_retry is not None:
             self.on_retry(f"{why}; retrying in {_seconds(seconds)}")
         self.retry.sleep(seconds)
+        if streak is not None:
+            streak.slept(seconds, asked=asked)
+
+    # --- what went wrong, in words -------------------------------------------------------------
+    def describe(self, exc: BaseException, url: str, *, body: bool = False) -> str:
+        """What a failed try waited for and did not get, naming the host."""
+        host = _host(url)
+        if isinstance(exc, httpx.ConnectTimeout):
+            return f"no connection to {host} within {_seconds(self.connect_timeout_s)}"
+        if isinstance(exc, httpx.TimeoutException) or isinstance(_cause(exc), TimeoutError):
+            if body:
+                return f"{host} stopped sending for {_seconds(self.timeout_s)}"
+            return (f"{host} accepted the connection but sent no answer for "
+                    f"{_seconds(self.timeout_s)}")
+        return f"{_short(exc)} from {host}"
+
+    def error(self, exc: BaseException, url: str, what: str | None = None, *,
+              streak: Streak | None = None, body: bool = False) -> NetworkError:
+        """The NetworkError for a failure smx gives up on: the cause, and the tries made."""
+        error = network_error(exc, url, what)
+        if isinstance(exc, httpx.TimeoutException) or isinstance(_cause(exc), TimeoutError):
+            subject = what or _host(url)
+            tries = f" ({streak.summary()})" if streak is not None and streak.failures else ""
+            error = NetworkError(
+                f"network error talking to {subject}: {self.describe(exc, url, body=body)}"
+                f"{tries}",
+                hint="the server stopped answering; run the same command again later "
+                     "(downloads resume where they stopped). SMX_HTTP_TIMEOUT and "
+                     "SMX_RETRY_BUDGET set how long smx waits")
+        elif streak is not None and streak.failures > 1:
+            error.message = f"{error.message} ({streak.summary()})"
+        return error
 
     def get_json(self, url: str, *, what: str) -> tuple[Response, Any]:
         """GET ``url``; on 200 with a JSON body return (response, data); otherwise (response,
@@ -414,9 +552,9 @@ class HttpClient:
         response = self.request(url, headers={"Accept": "application/json"}, what=what)
         try:
             body = response.read()
-        except (httpx.TransportError, *RETRYABLE_ERRORS) as exc:
+        except (httpx.TransportError, BodyCutShort, OSError) as exc:  # RETRYABLE_ERRORS and more
             response.close()
-            raise network_error(exc, url, what) from None
+            raise self.error(exc, url, what, body=True) from None
         response.close()
         response.body = body  # type: ignore[attr-defined]
         if response.status != 200:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from smx import diskstate
 from smx.environment.lock import LockedModel
-from smx.errors import ChecksumMismatch, ConfigError, UnsafeFile, UsageError
+from smx.errors import ChecksumMismatch, ConfigError, IntegrityError, UnsafeFile, UsageError
 from smx.models import safety, store
 from smx.models.classify import Verdict, decide_kind
 from smx.models.download import DownloadSpec, discard_partial, download, human_size
@@ -164,9 +164,22 @@ class Puller:
 
     # --- placing -----------------------------------------------------------------------------
     def _inspect(self, path: Path, filename: str, sha256: str) -> safety.FileFacts:
-        """What may enter the store (safety.inspect), for every way a file gets there."""
-        facts = safety.inspect(path, filename, allow_unsafe=bool(self.extra.get(ALLOW_UNSAFE)),
-                               sha256=sha256)
+        """What may enter the store (safety.inspect), for every way a file gets there. A file
+        the checks cannot make sense of still goes in when the user vouched for its exact
+        bytes: --allow-unsafe together with a matching --sha256."""
+        allow_unsafe = bool(self.extra.get(ALLOW_UNSAFE))
+        try:
+            facts = safety.inspect(path, filename, allow_unsafe=allow_unsafe, sha256=sha256)
+        except UnsafeFile:
+            raise
+        except IntegrityError as exc:
+            pinned = self.spec.sha256
+            if not (allow_unsafe and pinned and pinned.lower() == sha256):
+                raise
+            why = exc.message.split(";", 1)[0]
+            self.warnings.append(f"{self.name}: placed although {why}, because --allow-unsafe "
+                                 "and a matching --sha256 name these exact bytes")
+            return safety.FileFacts()
         if facts.dangerous:
             self.warnings.append(f"{self.name}: placed despite what the pickle scan refuses "
                                  f"({', '.join(facts.dangerous[:3])}) because of --allow-unsafe")

@@ -56,9 +56,19 @@ LOCAL_EXCLUDES = ("/venv/", "/venv.smx-prev/", "/.smx-*")
 # then reports "Failed reading extension data from Git repository" at every start.
 PINNED_BRANCH = "smx-pinned"
 
-# A dropped connection makes git wait forever by default; this turns a stall into an error.
-_STALL_ENV = {"GIT_HTTP_LOW_SPEED_LIMIT": "1000", "GIT_HTTP_LOW_SPEED_TIME": "60",
+# Slower than this many bytes a second for SMX_HTTP_TIMEOUT seconds counts as a stalled
+# remote (git over HTTP would otherwise wait for a dead connection for minutes).
+_STALL_BYTES_PER_S = 1000
+
+
+def _stall_env() -> dict[str, str]:
+    """git's low-speed abort set to smx's stall timeout, unless the user set their own."""
+    from smx.timeouts import stall_timeout_s
+
+    wanted = {"GIT_HTTP_LOW_SPEED_LIMIT": str(_STALL_BYTES_PER_S),
+              "GIT_HTTP_LOW_SPEED_TIME": str(max(1, round(stall_timeout_s()))),
               "GIT_TERMINAL_PROMPT": "0"}
+    return {k: v for k, v in wanted.items() if k not in os.environ}
 
 
 @dataclass(frozen=True)
@@ -155,7 +165,7 @@ def _repo(path: Path) -> git.Repo:
     import git
 
     repo = git.Repo(path)
-    repo.git.update_environment(**{k: v for k, v in _STALL_ENV.items() if k not in os.environ})
+    repo.git.update_environment(**_stall_env())
     return repo
 
 
@@ -183,7 +193,7 @@ def resolve(url: str, ref: str, *, cwd: Path | None = None) -> ResolvedRef:
     import git
 
     runner = git.Git(str(cwd) if cwd else None)
-    runner.update_environment(**{k: v for k, v in _STALL_ENV.items() if k not in os.environ})
+    runner.update_environment(**_stall_env())
     try:
         listing = runner.ls_remote("--", url, ref, f"refs/tags/{ref}^{{}}")
     except Exception as exc:
@@ -268,7 +278,7 @@ def _open_or_init(path: Path, url: str) -> git.Repo:
                            code="install.path_taken")
     path.mkdir(parents=True, exist_ok=True)
     repo = git.Repo.init(path)
-    repo.git.update_environment(**{k: v for k, v in _STALL_ENV.items() if k not in os.environ})
+    repo.git.update_environment(**_stall_env())
     repo.create_remote("origin", url)
     # core.filemode=false: what A1111's own git_clone sets; Windows/FAT copies stay clean
     with repo.config_writer() as cfg:
@@ -377,6 +387,13 @@ def _error(exc: Exception, action: str, where: str) -> SmxError:
             "terminal prompts disabled" in low):
         return AuthRequired(message, hint="the repository needs credentials: set up a git "
                                           "credential helper or use a URL you can read")
+    if "operation too slow" in low or "operation timed out" in low:
+        waited = os.environ.get("GIT_HTTP_LOW_SPEED_TIME") or _stall_env().get(
+            "GIT_HTTP_LOW_SPEED_TIME", "?")
+        return NetworkError(f"git could not {action} {where}: the remote sent (almost) nothing "
+                            f"for {waited} s", hint="the server stopped answering; run the "
+                            "same command again later. SMX_HTTP_TIMEOUT sets how long smx "
+                            "waits")
     network_marks = ("could not resolve", "unable to access", "connection", "timed out",
                      "early eof", "the remote end hung up", "network is unreachable",
                      "operation too slow", "failed to connect", "rpc failed")
