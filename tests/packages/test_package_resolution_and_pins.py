@@ -173,6 +173,25 @@ def test_a_ref_or_repository_that_does_not_exist_leaves_no_folder_no_marker_no_d
     assert status.exit_code == 0, status.output
 
 
+def test_a_remote_that_does_not_answer_before_anything_was_fetched_leaves_nothing(
+        smx, pkg_env: Path, snapshot_files, fast_installer: None) -> None:
+    """A network failure is resumable, but with nothing fetched yet there is nothing to
+    resume from: no empty checkout is left to show up as drift."""
+    from helpers.gitrepo import git
+
+    git("config", "--global", "--add", "url.http://127.0.0.1:9/.insteadOf",
+        "https://github.com/nobody/")
+    before = snapshot_files(pkg_env)
+
+    result = smx("--env", str(pkg_env), "install", "comfyui", "--name", "far",
+                 "--git", "https://github.com/nobody/comfyui")
+
+    assert result.exit_code == 3, result.output
+    assert snapshot_files(pkg_env) == before
+    assert not (pkg_env / "Data" / "Packages" / "far").exists()
+    assert smx("--env", str(pkg_env), "status").exit_code == 0
+
+
 def test_sync_frozen_elsewhere_resolves_as_of_the_date_smx_lock_recorded(
         smx, pkg_env: Path, upstream, index: PackageIndex, fast_installer: None,
         tmp_path: Path) -> None:

@@ -414,3 +414,15 @@ def commit_date(path: Path) -> datetime | None:
     except Exception:  # a broken or half-written checkout: no date rather than a crash
         return None
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def has_objects(path: Path) -> bool:
+    """Whether a checkout's repository holds any object yet (a fetch got somewhere)."""
+    gdir = git_dir(path)
+    if gdir is None:
+        return False
+    objects = gdir / "objects"
+    if any((objects / "pack").glob("*.pack")):
+        return True
+    return any(p.is_dir() and len(p.name) == 2 and any(p.iterdir())
+               for p in objects.iterdir()) if objects.is_dir() else False

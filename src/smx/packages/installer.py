@@ -31,7 +31,7 @@ from smx.environment.env import Env
 from smx.environment.layout import EnvLayout
 from smx.environment.lock import LockedPackage
 from smx.environment.manifest import PackageSpec
-from smx.errors import DiskSpaceError, InstallError, NotFound, SubprocessFailed
+from smx.errors import DiskSpaceError, InstallError, NotFound, SmxError, SubprocessFailed
 from smx.packages import git
 from smx.packages.loadcheck import LoadReport
 from smx.packages.pins import github_archive
@@ -171,9 +171,10 @@ class PackageInstaller:
             try:
                 # --force only for a package smx never finished: a repair keeps the user's edits
                 head = self._checkout(target, wanted, force=previous is None)
-            except NotFound:
-                # no such ref or repository: nothing to resume, so nothing stays behind
-                if fresh:
+            except SmxError as exc:
+                # no such ref or repository, or nothing fetched yet (the remote did not
+                # answer): nothing to resume, so nothing stays behind
+                if fresh and (isinstance(exc, NotFound) or not git.has_objects(pkg_dir)):
                     self._discard(name)
                 raise
             venv = self._venv(target, log, frozen.python if frozen else None)
