@@ -12,7 +12,6 @@ only after the file is in place.
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 from smx import diskstate
 from smx.agreement import model_fits
@@ -166,7 +165,7 @@ def check_local(ctx: SyncContext, *, name: str) -> None:
                                         filename=ref.filename, size=path.stat().st_size,
                                         sha256=digest, base_model=base)
     ctx.outcomes.models[name] = PullOutcome(
-        name, "present", (Path("Data/Models") / ref.path).as_posix(), kind=kind,
+        name, "present", path.relative_to(env.root).as_posix(), kind=kind,
         base_model=base, size=path.stat().st_size, sha256=digest, source=str(ref))
     ctx.work_done()
     diskstate.remember(env.layout, name, env.lock.models[name])

@@ -52,6 +52,7 @@ def register(env: Env, ref: LocalRef, *, name: str | None, default_name: str,
                             "(local: registers a file placed by hand; to download one, pull "
                             "its civitai:, hf: or https:// source)",
                        code="model.local_missing")
+    shown = path.relative_to(env.root).as_posix()  # Data/Models/FOLDER/FILE
     existing = next((n for n, spec in env.manifest.models.items()
                      if _is(spec.source, ref)), None)
     if existing is None and name is None:
@@ -62,7 +63,7 @@ def register(env: Env, ref: LocalRef, *, name: str | None, default_name: str,
         if owner is not None:  # registered before, and identified since
             locked = env.lock.models[owner]
             reporter.info(f"{ref.path} is already model {owner} ({locked.source})")
-            return PullOutcome(owner, "present", f"Data/Models/{ref.path}", kind=locked.kind,
+            return PullOutcome(owner, "present", shown, kind=locked.kind,
                                base_model=locked.base_model, size=locked.size,
                                sha256=locked.sha256, source=locked.source)
     name = name or existing or default_name
@@ -87,7 +88,7 @@ def register(env: Env, ref: LocalRef, *, name: str | None, default_name: str,
     outcome = result.outcomes.models.get(name)
     locked = env.lock.models[name]
     if outcome is None:
-        outcome = PullOutcome(name, "present", f"Data/Models/{ref.path}", kind=locked.kind,
+        outcome = PullOutcome(name, "present", shown, kind=locked.kind,
                               base_model=locked.base_model, size=locked.size,
                               sha256=locked.sha256, source=locked.source)
     outcome.action = "present" if current is not None else "registered"
