@@ -158,7 +158,7 @@ try:
 except OSError:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"seconds": took, "cpu": cpu_s, "peak_rss": peak, "connections": done.connections,
-                  "resumed_from": done.resumed_from, "steals": transfer.steals}))
+                  "resumed_from": done.resumed_from, "steals": done.steals}))
 """
 
 

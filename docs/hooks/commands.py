@@ -263,12 +263,13 @@ def render_exit_codes() -> str:
     _import_every_smx_module()
 
     meanings = {
-        0: "success",
+        0: "success (also a declined confirmation: nothing changed)",
         1: "a check found a problem (`smx doctor`: a blocker; `smx status`: drift)",
         2: "usage or configuration: bad flags, invalid smx.toml, unknown names",
         3: "network: remote unreachable, HTTP error, authentication",
         4: "integrity: checksum or size mismatch, unsafe file",
         5: "install: a subprocess (git, pip, an install step) failed",
+        70: "an unexpected error: a bug in smx (run again with `--debug` and report it)",
         130: "interrupted (Ctrl-C); run the same command again to resume",
     }
     lines = ["| Exit code | Meaning |", "|---|---|"]

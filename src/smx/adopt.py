@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from smx.environment.env import Env, init_env
 from smx.environment.layout import MANIFEST_NAME
 from smx.environment.lock import LockedExtension, LockedModel, LockedPackage
-from smx.errors import UsageError
+from smx.errors import SmxError, UsageError
 from smx.reporter import NullReporter, Reporter
 from smx.words import count
 
@@ -164,7 +164,8 @@ def sm_installed(data: Path, warnings: list[str]) -> dict[str, SmInstalled]:
         location = entry.get("LibraryPath") or entry.get("Path") or entry.get("DisplayName")
         if not isinstance(location, str) or not location.strip("\\/"):
             continue
-        version = entry.get("Version") if isinstance(entry.get("Version"), dict) else {}
+        version: dict[str, Any] = entry["Version"] if isinstance(entry.get("Version"), dict) \
+            else {}
         release = version.get("InstalledReleaseVersion") or (
             entry.get("PackageVersion") if not entry.get("InstalledBranch") else None)
         folder = re.split(r"[\\/]", location.rstrip("\\/"))[-1]
@@ -232,15 +233,13 @@ def _catalog_source(folder: Path, sm_name: str | None, url: str) -> tuple[str | 
 
 def _ref_at_head(checkout: Path, preferred: str | None) -> str | None:
     """The tag (preferring Stability Matrix's recorded release) or branch at HEAD."""
-    from smx.packages.git import git_dir
+    from smx.packages.git import git_dir, git_errors, open_repo
 
     tags: list[str] = []
     try:
-        import git
-
-        out = git.Repo(checkout).git.tag("--points-at", "HEAD")
+        out = open_repo(checkout).git.tag("--points-at", "HEAD")
         tags = [t.strip() for t in out.splitlines() if t.strip()]
-    except Exception:  # no tags is an answer, not an error, here
+    except git_errors():  # no tags is an answer, not an error, here
         tags = []
     if preferred and preferred in tags:
         return preferred
@@ -370,7 +369,7 @@ def _package(folder: Path, sm_name: str | None, sm_release: str | None, root: Pa
         with reporter.task(f"reading the venv of {folder.name}"):
             try:
                 adopted.freeze = installed_distributions(venv)
-            except Exception as exc:  # a broken venv is reported, not fatal
+            except (SmxError, OSError) as exc:  # a broken venv is reported, not fatal
                 warnings.append(f"{rel}/venv does not run ({exc}); `smx sync` will rebuild it")
         adopted.torch, adopted.backend = _torch_facts(adopted.freeze)
     else:

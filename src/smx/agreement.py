@@ -1,7 +1,11 @@
 """Does smx.lock still pin what smx.toml asks for? (no disk, no network)
 
-Used by `smx sync --frozen` (which must install exactly smx.lock, so any disagreement is an
-error that names every one) and by `smx status` (which reports them as drift).
+The one place of these rules: :func:`package_fits`, :func:`extension_fits` and
+:func:`model_fits` say whether a lock entry still fits its smx.toml entry (the executors and
+`smx lock` re-resolve an entry that does not); :func:`check_frozen` is the rule of
+`smx sync --frozen` (which must install exactly smx.lock, so any disagreement is an error
+that names every one), checked once before a frozen sync plans anything; :func:`compare`
+lists the disagreements for both it and `smx status` (which reports them as drift).
 
 What counts, per entry:
 - packages: present in one file only; ``source``, git URL or ``ref`` changed;
@@ -10,8 +14,8 @@ What counts, per entry:
 - models: present in one file only; ``kind``, ``sha256``, ``filename`` changed, or a ``source``
   (or Civitai ``file``) the locked identity no longer satisfies.
 
-The same rules the executors use to decide "the lock still fits" (``Target``, ``ExtTarget``,
-``models.executor.satisfies``), so `--frozen` refuses exactly what a plain sync would re-resolve.
+A disagreement is exactly what the fit rules refuse (plus ``enabled`` of an extension), so
+`--frozen` refuses exactly what a plain sync would re-resolve.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smx.environment.env import Env
-from smx.environment.lock import LockedModel
+from smx.environment.lock import LockedExtension, LockedModel, LockedPackage
 from smx.environment.manifest import ModelSpec
-from smx.errors import LockOutOfDate
+from smx.errors import LockOutOfDate, SmxError
+from smx.extensions.targets import ExtTarget
+from smx.models.refs import CivitaiRef, HfRef, LocalRef, UrlRef, parse_model_ref
+from smx.packages.target import Target
 from smx.redact import redact
 
 HINT = "run `smx lock` to update smx.lock, or drop --frozen"
@@ -49,6 +56,60 @@ class Disagreement:
         return f"{self.subject}: {self.detail}"
 
 
+# --- does the lock entry still fit? ----------------------------------------------------------
+def package_fits(target: Target, locked: LockedPackage) -> bool:
+    """The lock entry pins the package smx.toml asks for: same source, git URL and ref."""
+    return (locked.source, locked.git, locked.ref) == (target.spec.source,
+                                                       redact(target.git_url), target.ref)
+
+
+def extension_fits(target: ExtTarget, locked: LockedExtension) -> bool:
+    """The lock entry pins the extension smx.toml asks for (before any upgrade): the same
+    Registry pack and a version smx.toml allows, or the same git URL and ref."""
+    if target.registry is not None:
+        return locked.registry == target.registry and target.version in (None, locked.version)
+    return not locked.registry and locked.git == target.locked_git and locked.ref == target.ref
+
+
+def model_fits(spec: ModelSpec, locked: LockedModel) -> bool:
+    """The locked file is one smx.toml's entry asks for: its kind, SHA-256 and file name when
+    the entry sets them, and an identity its ``source`` (and Civitai ``file``) names."""
+    if spec.kind is not None and spec.kind != locked.kind:
+        return False
+    if spec.sha256 is not None and spec.sha256 != locked.sha256:
+        return False
+    if spec.filename is not None and spec.filename != locked.filename:
+        return False
+    try:
+        ref = parse_model_ref(spec.source)
+    except SmxError:  # a bad source is reported by the manifest check, not here
+        return False
+    if isinstance(ref, CivitaiRef):
+        ids = locked.civitai
+        if not ids:
+            return False
+        if ref.model_id is not None and ref.model_id != ids.get("model_id"):
+            return False
+        if ref.version_id is not None and ref.version_id != ids.get("version_id"):
+            return False
+        return spec.file is None or spec.file.lower() in (
+            locked.filename.lower(), str(ids.get("file_id")), str(ids.get("file", "")).lower())
+    if isinstance(ref, HfRef):
+        hf = locked.hf
+        if not hf or hf.get("repo") != ref.repo or hf.get("path") != ref.path:
+            return False
+        wanted = ref.revision
+        if wanted is None:
+            return not hf.get("ref")
+        return wanted in (hf.get("ref"), hf.get("revision"))
+    if isinstance(ref, UrlRef):
+        return locked.url == ref.url
+    if isinstance(ref, LocalRef):
+        return locked.source == str(ref)
+    return False
+
+
+# --- every disagreement -------------------------------------------------------------------
 def compare(env: Env, areas: set[str] | None = None) -> list[Disagreement]:
     """Every disagreement between smx.toml and smx.lock, in smx.toml order."""
     found: list[Disagreement] = []
@@ -83,7 +144,6 @@ def _show(value: object) -> str:
 
 def _packages(env: Env, areas: set[str] | None) -> list[Disagreement]:
     from smx.extensions.targets import resolve as resolve_extension
-    from smx.packages.installer import Target
 
     want_packages = areas is None or "package" in areas
     want_extensions = areas is None or "extension" in areas
@@ -114,6 +174,7 @@ def _packages(env: Env, areas: set[str] | None) -> list[Disagreement]:
             if locked_ext is None:
                 found.append(Disagreement("extension", ename, "toml-only", "", package=name))
                 continue
+            pairs: list[tuple[str, object, object]]
             if ext.registry is not None:
                 pairs = [("registry", ext.registry, locked_ext.registry),
                          ("enabled", espec.enabled, locked_ext.enabled)]
@@ -123,11 +184,10 @@ def _packages(env: Env, areas: set[str] | None) -> list[Disagreement]:
                 pairs = [("git URL", ext.locked_git, locked_ext.git),
                          ("ref", ext.ref, locked_ext.ref),
                          ("enabled", espec.enabled, locked_ext.enabled)]
-            for field, toml, locked_value in pairs:
-                if toml != locked_value:
+            for what, wanted, pinned in pairs:
+                if wanted != pinned:
                     found.append(Disagreement("extension", ename, "changed",
-                                              _changed(field, toml, locked_value),
-                                              package=name))
+                                              _changed(what, wanted, pinned), package=name))
         for ename in locked.extensions:
             if ename not in spec.extensions:
                 found.append(Disagreement("extension", ename, "lock-only", "", package=name))
@@ -155,10 +215,8 @@ def _models(env: Env) -> list[Disagreement]:
 
 
 def model_difference(spec: ModelSpec, locked: LockedModel) -> str | None:
-    """What about ``spec`` the locked model no longer satisfies, or None."""
-    from smx.models.executor import satisfies
-
-    if satisfies(spec, locked):
+    """What about ``spec`` the locked model no longer fits, or None."""
+    if model_fits(spec, locked):
         return None
     if spec.kind is not None and spec.kind != locked.kind:
         return _changed("kind", spec.kind, locked.kind)
@@ -173,7 +231,7 @@ def model_difference(spec: ModelSpec, locked: LockedModel) -> str | None:
 def _check_package_lists(env: Env, on_a_fresh_machine: bool = False) -> None:
     """A package whose commit `smx lock` pinned but that was never installed at it has no
     ``freeze`` yet: --frozen cannot know which versions to install."""
-    from smx.packages.installer import is_installed
+    from smx.packages.marker import is_installed
 
     for name in env.manifest.packages:
         locked = env.lock.packages.get(name)

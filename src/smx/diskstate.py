@@ -5,8 +5,9 @@ sync with nothing to do trust a model file without hashing it: the file is taken
 bytes when its size and mtime are the ones recorded when smx placed or verified it, under the
 SHA-256 smx.lock pins now. Anything else (touched or rewritten, or smx.lock moved to other
 bytes of the same size) is hashed again before it is trusted. A file smx has no record of (a
-store from an older smx) is trusted on its size, as before; ``smx model verify`` re-hashes
-everything and records what passed. `smx init --adopt` records the files it hashed.
+store whose bookkeeping was deleted or never written) is trusted on its size alone;
+``smx model verify`` re-hashes everything and records what passed. `smx init --adopt` records
+the files it hashed.
 
 The records also name the model a file was stored for, so when a model moves to another file
 (``smx lock --upgrade`` then ``smx sync``) the previous file can be recognised as smx's own,
@@ -26,7 +27,6 @@ from smx.environment.layout import EnvLayout
 from smx.environment.lock import Lock, LockedModel
 from smx.errors import ConfigError
 
-FILE_NAME = "models.json"
 VERSION = 1
 
 
@@ -38,14 +38,10 @@ class Record:
     sha256: str
 
 
-def _path(layout: EnvLayout) -> Path:
-    return layout.state / FILE_NAME
-
-
 def load(layout: EnvLayout) -> dict[str, Record]:
     """Records by store path (relative to Data/Models, POSIX); {} when there are none."""
     try:
-        data = json.loads(_path(layout).read_text(encoding="utf-8"))
+        data = json.loads(layout.model_records.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("version") != VERSION:
@@ -64,17 +60,11 @@ def save(layout: EnvLayout, records: dict[str, Record]) -> None:
     data: dict[str, Any] = {"version": VERSION, "files": {
         rel: {"name": r.name, "size": r.size, "mtime_ns": r.mtime_ns, "sha256": r.sha256}
         for rel, r in sorted(records.items())}}
-    atomic_write_text(_path(layout), json.dumps(data, indent=1) + "\n")
+    atomic_write_text(layout.model_records, json.dumps(data, indent=1) + "\n")
 
 
 def store_key(layout: EnvLayout, path: Path) -> str:
     return path.relative_to(layout.models).as_posix()
-
-
-def _locked_file(layout: EnvLayout, locked: LockedModel) -> Path | None:
-    from smx.models.store import locked_path
-
-    return locked_path(layout, locked)
 
 
 def distrust(layout: EnvLayout, locked: LockedModel, records: dict[str, Record]
@@ -82,12 +72,12 @@ def distrust(layout: EnvLayout, locked: LockedModel, records: dict[str, Record]
     """Why a present file (right size) may not be taken as the locked bytes without hashing
     it: "relocked" (unchanged since smx checked it, but smx.lock now pins other bytes),
     "changed" (rewritten or touched since), or None (trusted)."""
-    path = _locked_file(layout, locked)
+    path = layout.locked_model_file(locked)
     if path is None:
         return "changed"
     record = records.get(store_key(layout, path))
     if record is None:
-        return None  # never checked by this smx: the size check is all there is
+        return None  # no record of this file: the size check is all there is
     try:
         stat = path.stat()
     except OSError:
@@ -114,7 +104,7 @@ def remember_all(layout: EnvLayout, checked: list[tuple[str, LockedModel, int | 
     records = {k: r for k, r in load(layout).items()
                if os.path.lexists(layout.models / k)}  # files that are gone: forgotten
     for name, locked, hashed_mtime_ns in checked:
-        path = _locked_file(layout, locked)
+        path = layout.locked_model_file(locked)
         if path is None:
             continue
         try:
@@ -133,7 +123,7 @@ def previous_files(layout: EnvLayout, name: str, lock: Lock) -> list[Path]:
     since smx recorded them: smx's own leftovers after the model moved to another file."""
     records = load(layout)
     in_use = {store_key(layout, p) for m in lock.models.values()
-              if (p := _locked_file(layout, m)) is not None}
+              if (p := layout.locked_model_file(m)) is not None}
     found = []
     for rel, record in records.items():
         if record.name != name or rel in in_use:

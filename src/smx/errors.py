@@ -1,20 +1,22 @@
 """One error family for all of smx.
 
 The core raises these; the CLI renders them once (``cli/errors.py``) as one red line, an
-optional hint line, and the exit code of the class. Messages never carry secrets: callers
-pass URLs through :func:`smx.redact.redact` before putting them in a message.
+optional hint line, and the exit code of the class: one exit code per meaning, so a script can
+tell a failed check from a bad flag, a network failure, a crash. Messages never carry secrets:
+callers pass URLs through :func:`smx.redact.redact` before putting them in a message.
 """
 
 from __future__ import annotations
 
 
 class ExitCode:
-    OK = 0
+    OK = 0  # also a declined prompt: the user's choice, nothing changed (smx.cli.confirm)
     FAILED_CHECK = 1  # a check command's verdict: `smx doctor` found a blocker, `smx status` drift
     USAGE = 2  # bad flags, bad smx.toml, unknown names
     NETWORK = 3  # remote unreachable, HTTP errors, auth
     INTEGRITY = 4  # checksum/size mismatch, unsafe file, corrupted store
     INSTALL = 5  # a subprocess (git, pip, package install step) failed
+    INTERNAL = 70  # an unexpected error: a bug in smx (EX_SOFTWARE of sysexits.h)
     INTERRUPTED = 130
 
 
@@ -24,15 +26,27 @@ class SmxError(Exception):
     exit_code: int = ExitCode.USAGE
     code: str = "smx.error"
 
-    def __init__(self, message: str, *, hint: str | None = None, code: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, code: str | None = None,
+                 reported: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         if code is not None:
             self.code = code
+        # the command has shown it already (a check's report, its --json): only the exit code
+        # is left to give
+        self.reported = reported
 
     def __str__(self) -> str:
         return self.message
+
+
+# --- 1: a check's verdict -------------------------------------------------------------------
+class CheckFailed(SmxError):
+    """A check command's verdict: `smx status` found drift, `smx doctor` a blocker."""
+
+    exit_code = ExitCode.FAILED_CHECK
+    code = "check.failed"
 
 
 # --- 2: usage and configuration -------------------------------------------------------------

@@ -6,6 +6,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -64,3 +65,54 @@ def folder_size(path: Path) -> int:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(root, name)).st_size
     return total
+
+
+def rmtree(path: Path) -> None:
+    """Delete a folder tree, read-only files included (git's objects are read-only)."""
+    import shutil
+    import sys
+
+    def onerror(func: Any, target: str, _exc: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(target, 0o700)
+            func(target)
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=onerror)
+    else:  # pragma: no cover - 3.10/3.11
+        shutil.rmtree(path, onerror=onerror)
+
+
+def remove_path(path: Path) -> None:
+    """Delete ``path`` whatever it is: a link (never what it points to), a folder, or nothing."""
+    if path.is_symlink():
+        path.unlink()
+    elif path.is_dir():
+        rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def rmdir_empty(path: Path) -> None:
+    """Remove ``path`` if it is an empty folder; anything else stays."""
+    with contextlib.suppress(OSError):
+        path.rmdir()
+
+
+def link_or_copy(src: str, dst: str) -> None:
+    """A hard link where the file system allows one, else a copy (``shutil.copytree``'s
+    ``copy_function``)."""
+    import shutil
+
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def hardlink_tree(src: Path, dst: Path) -> None:
+    """A copy of the tree ``src`` at ``dst`` made of hard links (instant, no extra space);
+    symlinks stay symlinks."""
+    import shutil
+
+    shutil.copytree(src, dst, symlinks=True, copy_function=link_or_copy)

@@ -16,32 +16,26 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from smx.environment import lock as lockfile
 from smx.environment.env import Env
 from smx.environment.layout import EnvLayout
 from smx.environment.lock import Lock, LockedPackage
-
-FILE_NAME = "leftovers.lock"
-
-
-def _path(layout: EnvLayout) -> Path:
-    return layout.state / FILE_NAME
+from smx.errors import SmxError
 
 
 def load(layout: EnvLayout) -> Lock:
-    path = _path(layout)
+    path = layout.leftovers
     if not path.is_file():
         return Lock()
     try:
         return lockfile.load(path, holders=True)
-    except Exception:  # damaged bookkeeping must not block a sync: forget it
+    except (SmxError, OSError):  # damaged bookkeeping must not block a sync: forget it
         return Lock()
 
 
 def save(layout: EnvLayout, lock: Lock) -> None:
-    path = _path(layout)
+    path = layout.leftovers
     if not lock.packages and not lock.models:
         path.unlink(missing_ok=True)
         return

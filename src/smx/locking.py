@@ -121,8 +121,8 @@ class _Locker:
                 self._package(name, spec)
             for name in sorted(set(self.new.packages) - set(self.env.manifest.packages)):
                 self._drop_package(name)
-            for name, spec in self.env.manifest.models.items():
-                self._model(name, spec)
+            for name, model in self.env.manifest.models.items():
+                self._model(name, model)
             for name in sorted(set(self.new.models) - set(self.env.manifest.models)):
                 self._drop_model(name)
         finally:
@@ -131,13 +131,13 @@ class _Locker:
 
     # --- packages and extensions --------------------------------------------------------------
     def _package(self, name: str, spec: PackageSpec) -> None:
-        from smx.packages.installer import Target
+        from smx.agreement import package_fits
+        from smx.packages.target import Target
 
         target = Target.of(spec)
         locked = self.new.packages.get(name)
         git_url = redact(target.git_url)
-        same = locked is not None and (locked.source, locked.git, locked.ref) == (
-            spec.source, git_url, target.ref)
+        same = locked is not None and package_fits(target, locked)
         if locked is None or not same or self.wants_upgrade(name):
             commit = self._commit(target.git_url, target.ref, self.env.layout.package_dir(name),
                                   f"{name} ({target.ref})")
@@ -158,6 +158,7 @@ class _Locker:
         self._extensions(name, spec, locked)
 
     def _extensions(self, pname: str, spec: PackageSpec, pkg: LockedPackage) -> None:
+        from smx.agreement import extension_fits
         from smx.extensions.targets import resolve
 
         for ename, espec in spec.extensions.items():
@@ -169,7 +170,7 @@ class _Locker:
                 continue
             assert ext.git_url is not None
             locked = pkg.extensions.get(ename)
-            same = locked is not None and (locked.git, locked.ref) == (ext.locked_git, ext.ref)
+            same = locked is not None and extension_fits(ext, locked)
             if locked is not None and same and not self.wants_upgrade(ename):
                 if locked.enabled != espec.enabled:
                     self.changes.append(LockChange(
@@ -212,11 +213,11 @@ class _Locker:
         """A Comfy Registry pack: the Registry picks the version (smx.toml's, the one pinned,
         or with --upgrade the newest active one); its commit, or its archive's SHA-256 (the
         archive is downloaded to hash it: the Registry publishes no digest)."""
+        from smx.agreement import extension_fits
         from smx.extensions.registry_source import pick
 
         locked = pkg.extensions.get(ext.name)
-        same = locked is not None and locked.registry == ext.registry and \
-            ext.version in (None, locked.version)
+        same = locked is not None and extension_fits(ext, locked)
         if locked is not None and same and not self.wants_upgrade(ext.name):
             if locked.enabled != ext.spec.enabled:
                 self.changes.append(LockChange(
@@ -256,7 +257,7 @@ class _Locker:
     def _archive_sha256(self, node: str, version: str, url: str) -> str:
         from smx.extensions import archive
 
-        dest = self.env.layout.downloads / f"registry-{node}-{version}.lock.zip"
+        dest = self.env.layout.registry_archive(node, version, for_lock=True)
         try:
             return archive.download(url, dest, what=f"{node} {version}",
                                     reporter=self.reporter).sha256
@@ -293,11 +294,11 @@ class _Locker:
 
     # --- models ---------------------------------------------------------------------------------
     def _model(self, name: str, spec: ModelSpec) -> None:
-        from smx.models.executor import satisfies
+        from smx.agreement import model_fits
         from smx.models.refs import LocalRef, UrlRef, parse_model_ref
 
         locked = self.new.models.get(name)
-        matches = locked is not None and satisfies(spec, locked)
+        matches = locked is not None and model_fits(spec, locked)
         if matches and not self.wants_upgrade(name):
             return
         ref = parse_model_ref(spec.source)
@@ -329,12 +330,12 @@ class _Locker:
         from smx.models.classify import decide_kind
         from smx.models.kinds import family_from_filename
         from smx.models.peek import classify_remote
-        from smx.models.settings import shared
+        from smx.models.settings import told
         from smx.models.sources import resolve
         from smx.models.store import sanitize_filename
 
         if self._client is None:
-            self._services = shared({}, self.env.manifest.sources, self.reporter.warn)
+            self._services = told(self.env.manifest.sources, self.reporter.warn)
             self._client = self._services.client(on_retry=self.reporter.info)
         self.reporter.info(f"resolving {spec.source} …")
         resolved = resolve(ref, services=self._services, client=self._client, file=spec.file,

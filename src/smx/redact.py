@@ -35,3 +35,9 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     text = _USERINFO.sub(r"\1***@", text)
     text = _BEARER.sub(r"\1***", text)
     return _HF_TOKEN.sub("hf_***", text)
+
+
+def short_url(url: str) -> str:
+    """A git URL as messages show it: redacted, and OWNER/REPO for GitHub."""
+    text = redact(url).removesuffix(".git")
+    return text.split("github.com/", 1)[1] if "github.com/" in text else text

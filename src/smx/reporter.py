@@ -9,7 +9,7 @@ typer.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,13 +29,7 @@ class Reporter(Protocol):
     def warn(self, message: str) -> None: ...
 
     def task(self, description: str, *, total: float | None = None,
-             unit: str = "step") -> _TaskContext: ...
-
-
-class _TaskContext(Protocol):
-    def __enter__(self) -> Task: ...
-
-    def __exit__(self, *exc: object) -> bool | None: ...
+             unit: str = "step") -> AbstractContextManager[Task]: ...
 
 
 @dataclass

@@ -34,10 +34,13 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smx.environment.env import Env
 from smx.environment.lock import LockedExtension, LockedPackage
+
+if TYPE_CHECKING:
+    from smx.agreement import Disagreement
 
 STATES = ("not-locked", "not-in-toml", "lock-differs", "missing", "incomplete", "wrong-commit",
           "dirty", "toggled", "corrupt", "modified", "outdated", "extra")
@@ -96,7 +99,7 @@ def _rel(env: Env, path: Path) -> str:
     return Path(os.path.relpath(path, env.root)).as_posix()
 
 
-def _agreement_detail(env: Env, d: Any) -> str:
+def _agreement_detail(env: Env, d: Disagreement) -> str:
     if d.state == "toml-only":
         return "not pinned in smx.lock yet (`smx sync` installs and pins it; `smx lock` pins it)"
     if d.state == "lock-only":
@@ -105,9 +108,33 @@ def _agreement_detail(env: Env, d: Any) -> str:
 
 
 # --- packages ---------------------------------------------------------------------------------
+def package_state(env: Env, name: str) -> tuple[str, str]:
+    """One package's state as `smx list` shows it: (words for people, the code for scripts,
+    in this module's words, or ``installed``)."""
+    from smx.packages import git
+    from smx.packages.marker import Marker
+    from smx.packages.venv import Venv
+
+    layout = env.layout
+    locked = env.lock.packages.get(name)
+    if name not in env.manifest.packages:
+        return "not in smx.toml (removed by the next sync)", "not-in-toml"
+    if Marker.of(layout, name).exists():
+        return "incomplete (run `smx sync`)", "incomplete"
+    if locked is None:
+        return "not installed", "not-locked"
+    folder = layout.package_dir(name)
+    if git.head_commit(folder) != locked.commit:
+        return ("differs from smx.lock (run `smx sync`)",
+                "wrong-commit" if folder.exists() else "missing")
+    if not Venv(layout.venv_dir(name)).exists():
+        return "differs from smx.lock (run `smx sync`)", "incomplete"
+    return "installed", "installed"
+
+
 def _package_disk(env: Env, locked: LockedPackage) -> list[Issue]:
     from smx.packages import git
-    from smx.packages.installer import Marker
+    from smx.packages.marker import Marker
     from smx.packages.venv import Venv
 
     layout, name = env.layout, locked.name
@@ -128,9 +155,9 @@ def _package_disk(env: Env, locked: LockedPackage) -> list[Issue]:
     elif not Venv(layout.venv_dir(name)).exists():
         issues.append(Issue("package", name, "incomplete", "its venv is missing", path=where))
     else:
-        from smx.packages.guard import pending
+        from smx.packages.guard import unchecked
 
-        if pending(layout, name):
+        if unchecked(layout, name):
             issues.append(Issue("package", name, "incomplete",
                                 "a change was not load-checked yet (interrupted): `smx sync` "
                                 "checks it and rolls it back if it does not load", path=where))
@@ -158,15 +185,15 @@ def _extra_packages(env: Env) -> list[Issue]:
     folder = env.layout.packages
     if not folder.is_dir():
         return []
-    from smx.packages.installer import Marker
+    from smx.packages.marker import Marker
 
     known = set(env.lock.packages) | set(env.manifest.packages)
     issues = []
     for entry in sorted(folder.iterdir()):
         if not entry.is_dir() or entry.name.startswith(".") or entry.name in known:
             continue
-        pending = Marker.of(env.layout, entry.name)
-        if pending.exists() and pending.read().get("action") == "install":
+        marker = Marker.of(env.layout, entry.name)
+        if marker.exists() and marker.read().get("action") == "install":
             detail = (f"an `smx install` that did not finish: run it again to finish "
                       f"(it reuses what was fetched), or delete {_rel(env, entry)}")
         else:

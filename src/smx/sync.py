@@ -9,15 +9,16 @@ stopped and the lock never records work that did not finish.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from smx.environment.env import Env
 from smx.environment.lock import Lock
+from smx.environment.manifest import ManifestEdit
 from smx.errors import SmxError
 from smx.packages.loadcheck import LoadChecks
 from smx.reporter import NullReporter, Reporter
-from smx.steps import Step, SyncContext, SyncOptions
+from smx.steps import Outcomes, Step, SyncContext, SyncOptions
 
 __all__ = ["Step", "SyncContext", "SyncOptions", "SyncResult", "plan", "save", "sync"]
 
@@ -65,17 +66,20 @@ class SyncResult:
     planned: list[Step]
     done: list[Step]
     checks: LoadChecks | None = None  # what the load checks found (and kept, --keep-broken)
+    outcomes: Outcomes = field(default_factory=Outcomes)  # what the steps did
 
 
-def sync(env: Env, options: SyncOptions | None = None,
-         reporter: Reporter | None = None) -> SyncResult:
+def sync(env: Env, options: SyncOptions | None = None, reporter: Reporter | None = None, *,
+         edit: ManifestEdit | None = None) -> SyncResult:
     """Plan and run. ``frozen``: first check that smx.lock pins everything smx.toml lists
     (and nothing else), naming every disagreement; nothing is resolved then. Otherwise what
-    `smx lock` dropped while it was still on disk (smx.leftovers) is planned for removal."""
+    `smx lock` dropped while it was still on disk (smx.leftovers) is planned for removal.
+    ``edit``: the command's smx.toml edit (``env.manifest`` already is the edited one), which
+    the step that finishes its work writes (smx.apply)."""
     from smx import leftovers
 
     ctx = SyncContext(env=env, reporter=reporter or NullReporter(),
-                      options=options or SyncOptions())
+                      options=options or SyncOptions(), edit=edit)
     if ctx.options.frozen:
         from smx.agreement import check_frozen
 
@@ -86,7 +90,7 @@ def sync(env: Env, options: SyncOptions | None = None,
     try:
         steps = plan(ctx)
         if ctx.options.dry_run:
-            return SyncResult(planned=steps, done=[], checks=ctx.checks)
+            return SyncResult(planned=steps, done=[], checks=ctx.checks, outcomes=ctx.outcomes)
         for step in steps:
             try:
                 step.run(ctx)
@@ -105,7 +109,7 @@ def sync(env: Env, options: SyncOptions | None = None,
             done.append(step)
     finally:
         leftovers.settle(env, injected, write=pruning and not ctx.options.dry_run)
-    return SyncResult(planned=steps, done=done, checks=ctx.checks)
+    return SyncResult(planned=steps, done=done, checks=ctx.checks, outcomes=ctx.outcomes)
 
 
 def save(env: Env, lock: Lock) -> None:

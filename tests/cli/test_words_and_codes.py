@@ -100,3 +100,25 @@ def test_piped_tables_have_no_trailing_spaces(smx, env_dir: Path) -> None:
         lines = result.stdout.splitlines()
         assert len(lines) >= 2, (words, result.output)
         assert [line for line in lines if line != line.rstrip()] == [], words
+
+
+def test_each_exit_code_means_one_thing(smx, env_dir: Path, monkeypatch) -> None:
+    """Drift is a check's verdict (1), a declined question changes nothing (0), a bug in smx
+    is neither (70), and --debug shows where it happened."""
+    _declare(env_dir, '[packages.a1111]\nsource = "a1111"\n\n')
+    drift = smx("--env", str(env_dir), "status", "--json")
+    assert drift.exit_code == 1
+    assert json.loads(drift.stdout)["errors"][0]["code"] == "env.drift"
+
+    def broken(env: object) -> object:
+        raise RuntimeError("a bug in smx")
+
+    monkeypatch.setattr("smx.status.status", broken)
+    crash = smx("--env", str(env_dir), "status")
+    assert crash.exit_code == 70
+    assert "error: unexpected error: RuntimeError: a bug in smx" in crash.stderr
+    assert "Traceback" not in crash.stderr
+    traced = smx("--env", str(env_dir), "--debug", "status", "--json")
+    assert traced.exit_code == 70
+    assert json.loads(traced.stdout)["errors"][0]["code"] == "internal"
+    assert "Traceback" in traced.stderr and "in broken" in traced.stderr

@@ -21,15 +21,44 @@ def test_missing_nvidia_library_is_a_normal_answer(recorded_gpus) -> None:
     assert report.gpus == () and report.auto_backend == "cpu"
 
 
-def test_real_pynvml_runs_here_and_reports_a_missing_driver_cleanly(tmp_path: Path) -> None:
-    """The real library path, not a recording: on a machine without the NVIDIA driver (this
-    one, CI) it must say so instead of raising."""
+def _what_nvml_itself_says() -> tuple[str, list[str]] | None:
+    """The driver version and GPU names, asked of the NVIDIA library directly; None where
+    there is no driver (this machine, CI)."""
+    import pynvml
+
+    def text(value: str | bytes) -> str:
+        return value.decode() if isinstance(value, bytes) else value
+
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return None
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+        names = [text(pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i)))
+                 for i in range(count)]
+        return text(pynvml.nvmlSystemGetDriverVersion()), names
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def test_real_pynvml_reports_what_the_driver_says(tmp_path: Path) -> None:
+    """The real library path, not a recording. Without the NVIDIA driver it says so instead
+    of raising; with it, every GPU the driver lists is a CUDA GPU with its memory, and CUDA
+    is the backend smx picks."""
     report = probe_gpus(PynvmlSource(), sysfs=tmp_path, system="Linux")
-    if report.nvidia.available:  # a developer's machine with an NVIDIA GPU
-        assert report.cuda_gpus or report.nvidia.problem
+    truth = _what_nvml_itself_says()
+    if truth is None:
+        assert report.nvidia.available is False
+        assert "no NVIDIA driver/library" in (report.nvidia.problem or "")
+        assert report.cuda_gpus == []
         return
-    assert "no NVIDIA driver/library" in (report.nvidia.problem or "")
-    assert report.cuda_gpus == []
+    driver, names = truth
+    assert report.nvidia.available is True
+    assert report.nvidia.driver_version == driver
+    assert [gpu.name for gpu in report.cuda_gpus] == names
+    assert all(gpu.vram_total > 0 for gpu in report.cuda_gpus)
+    assert report.auto_backend == ("cuda" if names else "cpu")
 
 
 def test_recorded_rtx_4090(recorded_gpus) -> None:

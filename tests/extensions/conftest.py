@@ -45,7 +45,7 @@ from smx.catalog.packages import PACKAGES
 from smx.environment import lock as lockfile
 from smx.environment.lock import LockedPackage
 from smx.environment.manifest import edit, table_for
-from smx.packages.installer import requirements_sha256
+from smx.packages.target import requirements_sha256
 
 
 @pytest.fixture(scope="session")

@@ -349,7 +349,7 @@ def test_a_change_killed_before_its_load_check_is_checked_by_the_next_sync(
     assert result.exit_code == 5, result.output
     assert "ComfyUI-half-added: IMPORT FAILED" in result.output
     assert not node.exists()
-    assert not guard.pending(env.layout, "comfyui")
+    assert not guard.unchecked(env.layout, "comfyui")
     assert smx("--env", str(comfyui.env), "status").exit_code == 0
 
 

@@ -138,8 +138,7 @@ def test_remove_asks_then_deletes_folder_and_entries(smx, a1111: Installed, repo
     done = smx("--env", env, "ext", "remove", "animatediff", "--yes")
     assert done.exit_code == 0, done.output
     assert not a1111.ext_dir("sd-webui-animatediff").exists()
-    assert "extensions" not in _toml(a1111.env / "smx.toml")["packages"]["a1111"] or \
-        not _toml(a1111.env / "smx.toml")["packages"]["a1111"]["extensions"]
+    assert _toml(a1111.env / "smx.toml")["packages"]["a1111"]["extensions"] == {}
     assert "extensions" not in _toml(a1111.env / "smx.lock")["packages"]["a1111"]
     settings = json.loads((a1111.checkout / "config.json").read_text())
     assert "sd-webui-animatediff" not in settings.get("disabled_extensions", [])
@@ -164,8 +163,7 @@ def test_disable_and_enable_the_a1111_way(smx, a1111: Installed, repos) -> None:
     assert settings["disabled_extensions"] == []
     entry = _toml(a1111.env / "smx.toml")["packages"]["a1111"]["extensions"]["animatediff"]
     assert "enabled" not in entry
-    assert "enabled" not in _locked(a1111.env, "a1111", "animatediff") or \
-        _locked(a1111.env, "a1111", "animatediff")["enabled"] is True
+    assert _locked(a1111.env, "a1111", "animatediff")["enabled"] is True
 
 
 def test_disable_and_enable_the_comfyui_way(smx, comfyui: Installed, repos) -> None:

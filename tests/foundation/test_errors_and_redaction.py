@@ -12,10 +12,12 @@ def test_every_error_class_has_a_unique_code_and_a_documented_exit_code() -> Non
     classes = all_error_classes()
     codes = [cls.code for cls in classes]
     assert len(codes) == len(set(codes)), "error codes must be unique"
-    allowed = {ExitCode.USAGE, ExitCode.NETWORK, ExitCode.INTEGRITY, ExitCode.INSTALL,
-               ExitCode.INTERRUPTED}
+    allowed = {ExitCode.FAILED_CHECK, ExitCode.USAGE, ExitCode.NETWORK, ExitCode.INTEGRITY,
+               ExitCode.INSTALL, ExitCode.INTERRUPTED}
     for cls in classes:
         assert cls.exit_code in allowed, cls
+    # a crash has a code of its own, which no error smx means to raise shares
+    assert ExitCode.INTERNAL not in allowed and ExitCode.INTERNAL != ExitCode.OK
 
 
 @pytest.mark.parametrize(("text", "hidden"), [

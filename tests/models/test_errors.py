@@ -47,7 +47,7 @@ def test_login_required_says_to_set_the_civitai_token(published, env_dir: Path, 
     assert snapshot(env_dir) == before
 
 
-def test_a_rejected_civitai_token_is_named(published, hub: FakeHub, env_dir: Path, smx,
+def test_a_rejected_civitai_token_is_named(published, env_dir: Path, smx,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     published(login_required=True)
     monkeypatch.setenv("CIVITAI_API_TOKEN", "not-a-valid-key-123")
@@ -83,7 +83,8 @@ def test_downloads_disabled_and_archived(published, env_dir: Path, smx, hub: Fak
     assert result.exit_code == 2 and "was archived on Civitai" in result.stderr
 
 
-def test_unknown_model_and_version(hub: FakeHub, env_dir: Path, smx) -> None:
+@pytest.mark.usefixtures("hub")
+def test_unknown_model_and_version(env_dir: Path, smx) -> None:
     result = pull(smx, env_dir, "civitai:999999999")
     assert result.exit_code == 2
     assert "error: Civitai has no model 999999999" in result.stderr
@@ -163,11 +164,9 @@ def test_hf_not_found_errors(hub: FakeHub, env_dir: Path, smx, ref: str, message
     assert message in result.stderr
 
 
-def test_entry_not_found_on_resolve_is_reported_as_such(hub: FakeHub, env_dir: Path, smx,
-                                                       smx_process) -> None:
+def test_entry_not_found_on_resolve_is_reported_as_such(hub: FakeHub, env_dir: Path, smx
+                                                       ) -> None:
     """The file vanished between the API call and the download (the lock points at it)."""
-    from smx.models.sources.huggingface import hf_error  # noqa: F401 - mapping under test
-
     hub.hf_commit("guoyww/animatediff", {"mm_sdxl_v10_beta.ckpt": b"x" * 100})
     hub.fault("hf", "status", status=404, path="/resolve/",
               headers={"X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found"},
@@ -175,14 +174,15 @@ def test_entry_not_found_on_resolve_is_reported_as_such(hub: FakeHub, env_dir: P
     result = pull(smx, env_dir, "hf:guoyww/animatediff/mm_sdxl_v10_beta.ckpt")
     assert result.exit_code == 2
     assert "has no file mm_sdxl_v10_beta.ckpt at revision" in result.stderr
+    assert [r.status for r in hub.requests_to("hf", "/resolve/")] == [404]  # the download's
+    assert "mm_sdxl_v10_beta" not in (env_dir / "smx.toml").read_text()
 
 
 # --- disk ------------------------------------------------------------------------------------
 def test_not_enough_free_disk_is_refused_before_downloading(hub: FakeHub, env_dir: Path,
                                                             smx) -> None:
-    version = hub.civitai_publish(7, 70, safetensors_bytes(MiB), name="huge")
-    version.files[0].blob.data  # noqa: B018 - the API will claim a petabyte for it
-    original = hub.civitai_version_json
+    hub.civitai_publish(7, 70, safetensors_bytes(MiB), name="huge")
+    original = hub.civitai_version_json  # wrapped: the API will claim a petabyte for it
 
     def lying(v, **kw):
         body = original(v, **kw)

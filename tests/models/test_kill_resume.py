@@ -1,5 +1,5 @@
 """kill -9 in the middle of a download, then the same command again: it picks up where the
-bytes stopped, and nothing half-done was recorded or placed."""
+bytes stopped, and nothing half-done was recorded, declared or placed."""
 
 from __future__ import annotations
 
@@ -41,9 +41,10 @@ def test_sigkill_at_half_way_then_rerun_fetches_at_most_5_percent_again(
     assert proc.returncode == -signal.SIGKILL
     first_run = hub.bytes_sent("cdn")
 
-    # nothing half-done is recorded or placed; the partial waits in the cache
+    # nothing half-done is recorded, declared or placed; the partial waits in the cache
     lock = env_dir / "smx.lock"
     assert not lock.exists() or "anima" not in read_toml(lock).get("models", {})
+    assert read_toml(env_dir / "smx.toml").get("models", {}) == {}  # written once it is there
     assert not list((env_dir / "Data/Models").rglob("*.safetensors"))
     assert len(list((env_dir / "Data/Cache/downloads").glob("*.part"))) == 1
 
@@ -53,6 +54,8 @@ def test_sigkill_at_half_way_then_rerun_fetches_at_most_5_percent_again(
     assert "resuming at" in done.stderr
     placed = env_dir / "Data/Models/StableDiffusion/animaPencilXL_v500.safetensors"
     assert placed.read_bytes() == data
+    (entry,) = read_toml(env_dir / "smx.toml")["models"].values()
+    assert entry["source"] == "civitai:261336"
     total = hub.bytes_sent("cdn")
     assert total <= size * 1.05, (first_run, total)
     assert not list((env_dir / "Data/Cache/downloads").iterdir())

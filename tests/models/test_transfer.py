@@ -247,13 +247,11 @@ def test_by_default_a_fast_first_connection_stays_alone(hub: FakeHub, tmp_path: 
     monkeypatch.setattr(engine, "FAST_ENOUGH_BPS", 1)  # any speed counts as fast here
     data = safetensors_bytes(40 * MiB, seed=7)
     url = hub.url_file("/files/fast.safetensors", data)
-    hub.throttle_bps = 20_000_000  # slow enough that the decision comes well before the end
+    hub.throttle_bps = 20_000_000  # 2 s: the speed is judged (0.1 s, 0.5 s) long before the end
     got = fetch(url, data, tmp_path)
     assert got.path.read_bytes() == data and got.connections == 1
-    *pieces, rest = [r.headers["range"] for r in hub.requests_to("cdn")]
-    start = int(rest.removeprefix("bytes=").split("-")[0])
-    assert rest.endswith(f"-{len(data) - 1}") and len(data) - start > 2 * 4 * MiB
-    assert len(pieces) <= 6  # the ones taken before it was clear one stream is enough
+    (alone,) = hub.requests_to("cdn")  # one request, for the whole file, never split
+    assert alone.headers["range"] == f"bytes=0-{len(data) - 1}"
 
 
 def test_a_stalled_body_times_out_and_resumes(hub: FakeHub, blob, tmp_path: Path,

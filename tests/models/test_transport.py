@@ -1,7 +1,7 @@
 """The large-block body path (models/transport.py) against a scripted loopback server: large
 bodies come straight off the socket and byte-exact whatever way the server frames or splits
 them; small ones keep their connection alive; anything the direct route cannot frame is read
-through httpx as before."""
+through httpx itself."""
 
 from __future__ import annotations
 

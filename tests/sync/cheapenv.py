@@ -20,7 +20,7 @@ from smx.catalog.packages import PACKAGES
 from smx.environment import lock as lockfile
 from smx.environment.lock import LockedExtension, LockedPackage
 from smx.environment.manifest import edit, inline, table_for
-from smx.packages.installer import requirements_sha256
+from smx.packages.target import requirements_sha256
 
 PACKAGE_FILES = {
     "comfyui": {"main.py": "print('To see the GUI go to: http://127.0.0.1:8188')\n",

@@ -172,7 +172,7 @@ def test_only_weights_are_extra_and_every_suggested_entry_is_one_sync_accepts(
 def test_an_unfinished_install_is_named_with_the_way_to_finish_it(smx, env_dir: Path) -> None:
     """A network drop during `smx install` leaves its clone for the rerun; status says so."""
     from smx.environment.layout import EnvLayout
-    from smx.packages.installer import Marker
+    from smx.packages.marker import Marker
 
     layout = EnvLayout(env_dir)
     (layout.package_dir("comfyui") / ".git").mkdir(parents=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from smx.words import count
+from smx.words import count, human_bytes
 
 
 def run_adopt(ctx: typer.Context, path: Path, json_out: bool, directory: Path) -> None:
@@ -43,7 +43,7 @@ def run_adopt(ctx: typer.Context, path: Path, json_out: bool, directory: Path) -
         by_source["civitai" if model.source.startswith("civitai:") else "local"] += 1
     if result.models:
         size = sum(m.size for m in result.models)
-        output.success(f"{count(len(result.models), 'model')}, {_size(size)}: "
+        output.success(f"{count(len(result.models), 'model')}, {human_bytes(size)}: "
                        f"{by_source['civitai']} from Civitai, {by_source['local']} local-only")
     if result.already:
         output.info(f"already in smx.toml: {', '.join(result.already)}")
@@ -53,11 +53,3 @@ def run_adopt(ctx: typer.Context, path: Path, json_out: bool, directory: Path) -
     output.success(f"{what} {root / 'smx.toml'} and smx.lock; nothing was copied or downloaded")
     if result.packages:
         output.info(f"next: cd {root} && smx launch {result.packages[0].name}")
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"

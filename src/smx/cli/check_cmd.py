@@ -38,7 +38,8 @@ def check(
     from smx.cli.state import open_env, out
     from smx.errors import NotFound
     from smx.packages import loadcheck
-    from smx.packages.installer import is_installed
+    from smx.packages.loadcheck import LoadCheckFailed
+    from smx.packages.marker import is_installed
     from smx.packages.resolver import package_environ
 
     output = out(ctx, json_out)
@@ -60,16 +61,19 @@ def check(
                                      environ=package_environ(env, name),
                                      backend=locked.backend))
     failed = [r for r in reports if not r.ok]
-    code = 5 if failed else 0
+    verdict = LoadCheckFailed(f"{count(len(failed), 'package')} of {len(reports)} do not load",
+                              reported=True) if failed else None
     if output.json_mode:
-        errors = [{"code": "install.does_not_load",
+        errors = [{"code": LoadCheckFailed.code,
                    "message": f"{r.package} does not load: "
                               + "; ".join(p.describe(_names(env, r.package))
                                           for p in r.problems),
                    "hint": f"the web UI's own output: {_rel(env, r.log)}"} for r in failed]
         output.emit_json("check", {"packages": [_json(env, r) for r in reports]},
-                         exit_code=code, errors=errors)
-        raise typer.Exit(code)
+                         exit_code=verdict.exit_code if verdict else 0, errors=errors)
+        if verdict is not None:
+            raise verdict
+        return
     if not reports:
         output.print("no installed packages to check; install one with: smx install comfyui")
         return
@@ -84,7 +88,8 @@ def check(
         for problem in report.problems:
             output.print(f"  {problem.describe(_names(env, report.package))}", markup=False)
         output.info(f"the web UI's own output: {_rel(env, report.log)}")
-    raise typer.Exit(code)
+    if verdict is not None:
+        raise verdict
 
 
 def _json(env: Env, report: LoadReport) -> dict[str, Any]:

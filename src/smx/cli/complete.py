@@ -84,12 +84,13 @@ def env_registry_ids(ctx: Any) -> list[Suggestion]:
                 found.setdefault(node, f"{ename} of {pname}")
     try:
         from smx.environment.discovery import find_env_root
+        from smx.environment.layout import EnvLayout
 
-        root = Path(find_env_root(explicit=_env_option(ctx)))
+        layout = EnvLayout(Path(find_env_root(explicit=_env_option(ctx))))
         for pname, spec in _table(data.get("packages")).items():
             if _table(spec).get("source") != "comfyui":
                 continue
-            for project in sorted((root / "Data" / "Packages" / pname / "custom_nodes")
+            for project in sorted((layout.package_dir(pname) / "custom_nodes")
                                   .glob("*/pyproject.toml"))[:500]:
                 node = _project_name(project)
                 if node:

@@ -31,7 +31,8 @@ def script_for(shell: str) -> str:
         from smx.errors import UsageError
 
         raise UsageError(f"unknown shell {shell!r}", hint=f"one of: {', '.join(SHELLS)}")
-    from typer.completion import get_completion_script
+    # re-exported by typer.completion without being declared public there
+    from typer.completion import get_completion_script  # type: ignore[attr-defined]
 
     from smx.cli.complete import COMPLETE_VAR
 

@@ -32,6 +32,7 @@ def doctor(
     Example: smx doctor --json | jq '.data.packages[].torch.index_url'
     """
     from smx.cli.state import out
+    from smx.errors import CheckFailed
     from smx.system.disk import probe_from_environment
     from smx.system.doctor import DoctorInput, run_doctor
 
@@ -48,17 +49,19 @@ def doctor(
         report = run_doctor(DoctorInput(cwd=Path.cwd(), env_root=root, manifest=manifest,
                                         env_problem=problem,
                                         disk_probe=probe_from_environment(), online=online))
-    code = 1 if report.blocked else 0
+    blocked = CheckFailed("smx doctor found a blocker", code="doctor.blocked",
+                          reported=True) if report.blocked else None
     if json_out:
         from smx.cli.doctor_json import report_to_json
 
         errors = [{"code": f"doctor.{c.id}", "message": c.summary}
                   for c in report.checks if c.status == "fail"]
-        output.emit_json("doctor", report_to_json(report), exit_code=code, errors=errors)
+        output.emit_json("doctor", report_to_json(report),
+                         exit_code=blocked.exit_code if blocked else 0, errors=errors)
     else:
         _render(output, report)
-    if code:
-        raise typer.Exit(code)
+    if blocked is not None:
+        raise blocked
 
 
 def _find_env(ctx: typer.Context) -> tuple[Path | None, Manifest | None, str | None]:
@@ -91,7 +94,7 @@ def _render(output: Output, report: DoctorReport) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from smx.system.disk import human_bytes
+    from smx.words import human_bytes
 
     checks = Table(title="smx doctor", show_header=True, header_style="bold", expand=False)
     checks.add_column("", width=1)

@@ -12,15 +12,20 @@ if TYPE_CHECKING:
 
 
 def render_error(out: Output, exc: BaseException, command: str) -> int:
+    """Show ``exc`` (one line, a hint, the traceback with --debug) and return its exit code:
+    the class's for an SmxError, 130 for Ctrl-C, 70 for anything else (a bug)."""
     from smx.redact import redact
 
+    if isinstance(exc, SmxError) and exc.reported:
+        return exc.exit_code
     if isinstance(exc, SmxError):
         code, message, hint, ident = exc.exit_code, exc.message, exc.hint, exc.code
     elif isinstance(exc, KeyboardInterrupt):
         code, message, hint, ident = (ExitCode.INTERRUPTED, "interrupted",
                                       "run the same command again to finish", "interrupted")
     else:
-        code, message, hint, ident = (1, f"unexpected error: {type(exc).__name__}: {exc}",
+        code, message, hint, ident = (ExitCode.INTERNAL,
+                                      f"unexpected error: {type(exc).__name__}: {exc}",
                                       "run again with --debug for the traceback and report it",
                                       "internal")
     # several mistakes in one smx.toml: each is its own error, in file order

@@ -1,26 +1,17 @@
 """`smx ext add/list/update/remove/enable/disable`: extensions and custom nodes of a package.
 
-Each mutating command is "edit ``[packages.P.extensions]`` in smx.toml, then sync that entry",
-in a transaction (a failure puts smx.toml and smx.lock back byte for byte) under the
-environment's process lock; smx.toml is written only once the work is done (packages/pending.py).
+Each mutating command is "edit ``[packages.P.extensions]`` in smx.toml, then sync that entry"
+(smx.extensions.manage), all or nothing, under the environment's process lock.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import typer
 
 from smx.cli.check_cmd import render_checks
 from smx.cli.complete import complete_ext_source, complete_extension, complete_package
-from smx.cli.ext_entries import package_of as _package
-from smx.cli.ext_entries import set_entry as _set_entry
-from smx.cli.ext_entries import show as _show
-from smx.cli.ext_entries import sync_entries as _sync
-
-if TYPE_CHECKING:
-    from smx.environment.env import Env
 
 ext_app = typer.Typer(help="Extensions (A1111/Forge) and custom nodes (ComfyUI) of a web UI: "
                            "add, list, update, remove, enable, disable.\n\n"
@@ -87,14 +78,10 @@ def add(
     """
     from smx.catalog.extensions import KNOWN_EXTENSIONS
     from smx.cli.state import locked_env, out
-    from smx.environment.manifest import NAME_RE, ExtensionSpec
     from smx.errors import UsageError
-    from smx.extensions.targets import (
-        looks_like_git_url,
-        refuse_never_loaded,
-        repo_folder,
-        resolve,
-    )
+    from smx.extensions import manage
+    from smx.extensions.targets import looks_like_git_url
+    from smx.packages.runner import show_path
     from smx.redact import redact
 
     if from_workflow is not None:
@@ -130,47 +117,24 @@ def add(
                          "Registry id", hint=f"known: {', '.join(KNOWN_EXTENSIONS)}; or give "
                          "the repository URL (https://github.com/OWNER/REPO)",
                          code="extension.unknown")
-    key = name or (repo_folder(source) if is_url else source)
-    if not NAME_RE.match(key):
-        raise UsageError(f"invalid extension name {key!r}",
-                         hint="letters, digits, '.', '_' and '-' (at most 64); choose one with "
-                              "--name")
+    key = name or manage.default_key(source, is_url=is_url)
+    manage.check_name(key)
     with locked_env(ctx) as env:
-        pkg = _package(env, package)
-        if key in pkg.extensions:
-            raise UsageError(f"{key!r} is already an extension of {pkg.name} in smx.toml",
-                             hint=f"update it with `smx ext update {key}`, or add another copy "
-                                  "with --name", code="extension.exists")
-        target = resolve(pkg, ExtensionSpec(name=key, git=source if is_url else None, ref=ref))
-        refuse_never_loaded(target)
+        pkg = manage.package_of(env, package)
+        target = manage.git_target(env, pkg, source, is_url=is_url, ref=ref, key=key)
         if target.builtin:
             note = target.variant.note if target.variant else ""
             output.success(f"nothing to add: {note or 'it is built into ' + pkg.name}")
             return
-        for other, spec in pkg.extensions.items():
-            other_target = resolve(pkg, spec)
-            if not other_target.builtin and other_target.folder == target.folder:
-                raise UsageError(f"{pkg.name} already has {target.folder} (as {other!r})",
-                                 code="extension.exists")
         assert target.git_url is not None
-        from smx.extensions.installer import check_needs
-
-        check_needs(target, env.layout.package_dir(pkg.name))
         output.warn(f"{redact(target.git_url)} is third-party code: it runs with your user's "
                     "rights (its install script now, and inside the web UI)")
-        fields: dict[str, Any] = {"git": target.git_url, "ref": ref,
-                                  "allow-pin-change": True if allow_pin_change else None}
-
-        def change(doc: Any) -> None:
-            _set_entry(doc, pkg.name, key, fields)
-            if allow_unsafe_pickle:
-                from smx.environment.manifest import table_for
-
-                table_for(doc, "launch")["unsafe-pickle-ok"] = True
-
-        result = _sync(env, output, {(pkg.name, key)}, change, keep_broken=keep_broken)
+        result = manage.add(env, output.reporter(), pkg.name, key,
+                            {"git": target.git_url, "ref": ref,
+                             "allow-pin-change": True if allow_pin_change else None},
+                            allow_unsafe_pickle=allow_unsafe_pickle, keep_broken=keep_broken)
         locked = env.lock.packages[pkg.name].extensions[key]
-        where = _show(target.enabled_dir(env.layout))
+        where = show_path(target.enabled_dir(env.layout))
     output.success(f"added {key} to {pkg.name}: {where} @ {locked.commit[:12]}")
     render_checks(output, result)
     if allow_unsafe_pickle:
@@ -198,11 +162,13 @@ def list_extensions(
     """
     from smx.cli.state import open_env, out
     from smx.extensions.listing import rows
+    from smx.extensions.manage import package_of
+    from smx.redact import short_url
 
     output = out(ctx, json_out)
     env = open_env(ctx)
     if package is not None:
-        _package(env, package)
+        package_of(env, package)
     found = rows(env, package=package, check=check)
     if output.json_mode:
         output.emit_json("ext list", {"extensions": found})
@@ -220,7 +186,7 @@ def list_extensions(
         table.add_column(column)
     for r in found:
         source = f"registry {r['registry']} {r['version'] or ''}".rstrip() if r["registry"] \
-            else _short(r["git"]) if r["git"] else "(built in)"
+            else short_url(r["git"]) if r["git"] else "(built in)"
         pin = r["commit"] or (f"sha256:{r['archive_sha256']}" if r["archive_sha256"] else "-")
         cells = [r["name"], r["package"], source, pin[:12], "yes" if r["enabled"] else "no",
                  r["state"]]
@@ -256,12 +222,13 @@ def update(
     """
     from smx.cli.state import locked_env, out
     from smx.errors import UsageError
+    from smx.extensions import manage
 
     output = out(ctx)
     if ref is not None and name is None:
         raise UsageError("--ref needs an extension name", hint="smx ext update NAME --ref REF")
     with locked_env(ctx) as env:
-        pairs = _pairs(env, name, package)
+        pairs = manage.entries(env, name, package)
         if not pairs:
             output.success("no extensions to update")
             return
@@ -271,22 +238,11 @@ def update(
                              "ref", hint=f"set version = \"1.2.3\" in its smx.toml entry, or "
                                          f"run `smx ext update {name}` for the newest",
                              code="registry.ref_not_version")
-        before = {p: _locked_commit(env, *p) for p in pairs}
-
-        def change(doc: Any) -> None:
-            if ref is not None:
-                (pname, ename), = pairs
-                _set_entry(doc, pname, ename, {"ref": ref})
-            if allow_pin_change:
-                for pname, ename in pairs:
-                    _set_entry(doc, pname, ename, {"allow-pin-change": True})
-
-        from smx.extensions.executor import UPGRADE
-
-        result = _sync(env, output, set(pairs), change, extra={UPGRADE: set(pairs)},
-                       keep_broken=keep_broken)
+        before = {p: manage.locked_commit(env, *p) for p in pairs}
+        result = manage.update(env, output.reporter(), pairs, ref=ref,
+                               allow_pin_change=allow_pin_change, keep_broken=keep_broken)
         for pname, ename in pairs:
-            after = _locked_commit(env, pname, ename)
+            after = manage.locked_commit(env, pname, ename)
             old = before[(pname, ename)]
             if after is None:
                 continue
@@ -316,19 +272,16 @@ def remove(
     """
     from smx.cli.confirm import confirmed
     from smx.cli.state import locked_env, out
+    from smx.extensions import manage
 
     output = out(ctx)
     with locked_env(ctx) as env:
-        (pname, ename), = _pairs(env, name, package, allow_locked=True)
+        (pname, ename), = manage.entries(env, name, package, allow_locked=True)
         if not confirmed(output, yes=yes, what=f"removing {ename} deletes its folder in {pname}",
                          question=f"Delete the extension {ename} of {pname}?",
                          retry=f"smx ext remove {ename} --yes"):
             return
-
-        def change(doc: Any) -> None:
-            _set_entry(doc, pname, ename, None)
-
-        _sync(env, output, {(pname, ename)}, change)
+        manage.remove(env, output.reporter(), (pname, ename))
     output.success(f"removed {ename} from {pname} (Python packages it installed stay in the "
                    "venv)")
 
@@ -377,63 +330,15 @@ def disable(
 def _toggle(ctx: typer.Context, name: str, package: str | None, enabled: bool,
             keep_broken: bool = False) -> None:
     from smx.cli.state import locked_env, out
+    from smx.extensions import manage
 
     output = out(ctx)
     with locked_env(ctx) as env:
-        (pname, ename), = _pairs(env, name, package)
-
-        def change(doc: Any) -> None:
-            _set_entry(doc, pname, ename, {"enabled": None if enabled else False},
-                       drop_none=True)
-
-        result = _sync(env, output, {(pname, ename)}, change, keep_broken=keep_broken)
+        (pname, ename), = manage.entries(env, name, package)
+        result = manage.set_enabled(env, output.reporter(), (pname, ename), enabled,
+                                    keep_broken=keep_broken)
     output.success(f"{ename} is {'enabled' if enabled else 'disabled'} in {pname}")
     render_checks(output, result)
-
-
-# --- helpers ----------------------------------------------------------------------------------
-
-
-def _pairs(env: Env, name: str | None, package: str | None, *, allow_locked: bool = False
-           ) -> list[tuple[str, str]]:
-    """The (package, extension) entries a command acts on."""
-    from smx.errors import NotFound, UsageError
-
-    if package is not None:
-        _package(env, package)
-    pairs = []
-    for pname, spec in env.manifest.packages.items():
-        if package is not None and pname != package:
-            continue
-        names = set(spec.extensions)
-        locked = env.lock.packages.get(pname)
-        if allow_locked and locked is not None:
-            names |= set(locked.extensions)
-        pairs += [(pname, e) for e in sorted(names) if name is None or e == name]
-    if name is None:
-        return pairs
-    if not pairs:
-        where = f" of {package}" if package else ""
-        raise NotFound(f"no extension {name!r}{where} in smx.toml",
-                       hint="see `smx ext list`", code="extension.not_found")
-    if len(pairs) > 1:
-        raise UsageError(f"{name!r} is an extension of {', '.join(p for p, _ in pairs)}",
-                         hint=f"name the package: --package {pairs[0][0]}",
-                         code="extension.which_package")
-    return pairs
-
-
-def _locked_commit(env: Env, package: str, name: str) -> str | None:
-    pkg = env.lock.packages.get(package)
-    locked = pkg.extensions.get(name) if pkg else None
-    return locked.commit if locked else None
-
-
-def _short(url: str) -> str:
-    from smx.redact import redact
-
-    text = redact(url).removesuffix(".git")
-    return text.split("github.com/", 1)[1] if "github.com/" in text else text
 
 
 def register(app: typer.Typer) -> None:

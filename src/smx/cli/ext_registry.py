@@ -9,7 +9,6 @@ banned pack or a refused version fails before smx.toml is touched.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import typer
 
@@ -37,29 +36,23 @@ def registry_ref(text: str) -> tuple[str, str | None] | None:
 def add_registry(ctx: typer.Context, node_id: str, version: str | None, *,
                  package: str | None, name: str | None, allow_unsafe_pickle: bool,
                  allow_pin_change: bool = False, keep_broken: bool = False) -> None:
-    from smx.cli.ext_entries import package_of, set_entry, show, sync_entries
     from smx.cli.state import locked_env, out
-    from smx.environment.manifest import NAME_RE, ExtensionSpec
+    from smx.environment.manifest import ExtensionSpec
     from smx.errors import UsageError
-    from smx.extensions import registry
+    from smx.extensions import manage, registry
     from smx.extensions.targets import resolve
+    from smx.packages.runner import show_path
 
     output = out(ctx)
     key = name or node_id
-    if not NAME_RE.match(key):
-        raise UsageError(f"invalid extension name {key!r}",
-                         hint="letters, digits, '.', '_' and '-' (at most 64); choose one with "
-                              "--name")
+    manage.check_name(key)
     with locked_env(ctx) as env:
-        pkg = package_of(env, package)
+        pkg = manage.package_of(env, package)
         from smx.catalog.packages import get_package
 
         if get_package(pkg.source).extension_style != "comfyui":
             _not_a_source(node_id, pkg.name)
-        if key in pkg.extensions:
-            raise UsageError(f"{key!r} is already an extension of {pkg.name} in smx.toml",
-                             hint=f"update it with `smx ext update {key}`, or add another copy "
-                                  "with --name", code="extension.exists")
+        manage.refuse_existing(pkg, key)
         target = resolve(pkg, ExtensionSpec(name=key, registry=node_id, version=version))
         for other, spec in pkg.extensions.items():
             if spec.registry == node_id or resolve(pkg, spec).folder == target.folder:
@@ -71,20 +64,12 @@ def add_registry(ctx: typer.Context, node_id: str, version: str | None, *,
         where = node.repository or "its Registry archive"
         output.warn(f"{node.name} ({where}) is third-party code: it runs with your user's "
                     "rights (its install script now, and inside the web UI)")
-
-        def change(doc: Any) -> None:
-            set_entry(doc, pkg.name, key, {"registry": node_id, "version": version,
-                                           "allow-pin-change": True if allow_pin_change
-                                           else None})
-            if allow_unsafe_pickle:
-                from smx.environment.manifest import table_for
-
-                table_for(doc, "launch")["unsafe-pickle-ok"] = True
-
-        result = sync_entries(env, output, {(pkg.name, key)}, change,
-                              keep_broken=keep_broken)
+        result = manage.add(env, output.reporter(), pkg.name, key,
+                            {"registry": node_id, "version": version,
+                             "allow-pin-change": True if allow_pin_change else None},
+                            allow_unsafe_pickle=allow_unsafe_pickle, keep_broken=keep_broken)
         locked = env.lock.packages[pkg.name].extensions[key]
-        shown = show(target.enabled_dir(env.layout))
+        shown = show_path(target.enabled_dir(env.layout))
     how = f"@ {locked.commit[:12]}" if locked.commit else \
         f"archive sha256 {(locked.archive_sha256 or '')[:12]}"
     output.success(f"added {key} ({node.name} {locked.version or chosen.version}) to "

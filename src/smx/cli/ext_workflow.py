@@ -19,11 +19,12 @@ if TYPE_CHECKING:
 
 def add_from_workflow(ctx: typer.Context, path: Path, package: str | None, *, yes: bool,
                       json_out: bool) -> None:
-    from smx.cli.ext_entries import package_of, set_entry, sync_entries
     from smx.cli.state import locked_env, out
     from smx.errors import UsageError
     from smx.extensions import from_workflow, registry, workflow
-    from smx.packages.installer import is_installed
+    from smx.extensions.manage import change as apply_change
+    from smx.extensions.manage import package_of, set_entry
+    from smx.packages.marker import is_installed
 
     output = out(ctx, json_out)
     flow = workflow.load(path)
@@ -57,7 +58,7 @@ def add_from_workflow(ctx: typer.Context, path: Path, package: str | None, *, ye
                 for pack in plan.packs:
                     set_entry(doc, pkg.name, keys[pack.registry], {"registry": pack.registry})
 
-            sync_entries(env, output, {(pkg.name, k) for k in keys.values()}, change)
+            apply_change(env, output.reporter(), {(pkg.name, k) for k in keys.values()}, change)
             added = [keys[p.registry] for p in plan.packs]
             versions = {k: env.lock.packages[pkg.name].extensions[k].version for k in added}
         else:

@@ -112,9 +112,9 @@ def launch(
     if dry_run:
         for check in checks:
             output.detail(f"ok {check.name}: {check.detail}")
-        for pending in plan.files:
-            state = "would write" if pending.changed else "up to date:"
-            output.info(f"{state} {env.layout.relative(pending.path)} ({pending.what})")
+        for generated in plan.files:
+            state = "would write" if generated.changed else "up to date:"
+            output.info(f"{state} {env.layout.relative(generated.path)} ({generated.what})")
         output.info(f"in {plan.cwd}:")
         output.print(plan.command(), markup=False, emoji=False)
         return
@@ -129,7 +129,7 @@ def launch(
     prepare(plan)
     output.info(f"starting {plan.name} in {env.layout.relative(plan.cwd)} ({plan.url}):")
     output.info(f"$ {plan.command()}")
-    raise typer.Exit(start(plan))
+    raise typer.Exit(start(plan))  # the web UI's own exit code, passed on
 
 
 def register(app: typer.Typer) -> None:

@@ -78,14 +78,14 @@ def _outcome_json(outcome: Any) -> dict[str, Any]:
 
 
 def _render_outcome(output: Any, outcome: Any) -> None:
-    from smx.models.download import human_size
+    from smx.words import human_bytes
 
-    facts = ", ".join(x for x in (outcome.kind, outcome.base_model, human_size(outcome.size))
-                      if x)
+    size = human_bytes(outcome.size, "unknown size")
+    facts = ", ".join(x for x in (outcome.kind, outcome.base_model, size) if x)
     where = f" → {outcome.path}" if outcome.path else ""
     digest = f" (sha256 {outcome.sha256[:12]}…)" if outcome.sha256 else ""
     if outcome.action == "downloaded":
-        resumed = (f", resumed from {human_size(outcome.resumed_from)}"
+        resumed = (f", resumed from {human_bytes(outcome.resumed_from)}"
                    if outcome.resumed_from else "")
         output.success(f"{outcome.name}: {facts}{where}{digest}{resumed}")
     elif outcome.action == "linked":
@@ -204,7 +204,8 @@ def outdated(
             output.emit_json("model outdated", data, exit_code=NetworkError.exit_code, errors=[
                 {"code": "model.check_failed", "message": f"{r.name}: {r.error}"}
                 for r in failed])
-            raise typer.Exit(NetworkError.exit_code)
+            raise NetworkError(f"could not check {count(len(failed), 'model')}",
+                               code="model.check_failed", reported=True)
         output.emit_json("model outdated", data)
         return
     newer = [r for r in report.rows if r.outdated]
@@ -289,10 +290,11 @@ def verify(
 
         data = {"models": [asdict(r) for r in rows], "ok": not bad}
         if bad:
-            output.emit_json("model verify", data, exit_code=4, errors=[
+            output.emit_json("model verify", data, exit_code=IntegrityError.exit_code, errors=[
                 {"code": "integrity.corrupt" if r.status == "corrupt" else "integrity.missing",
                  "message": f"{r.name}: {r.status}: {r.detail}"} for r in bad])
-            raise typer.Exit(4)
+            raise IntegrityError(f"{len(bad)} of {count(len(rows), 'model')} failed "
+                                 "verification", code="integrity.corrupt", reported=True)
         output.emit_json("model verify", data)
         return
     for r in rows:

@@ -121,13 +121,13 @@ def render(output: Any, columns: Sequence[Column], *, wide: bool) -> None:
 
 
 def model_columns(rows: Sequence[Any], *, wide: bool) -> list[Column]:
-    from smx.models.download import human_size
+    from smx.words import human_bytes
 
     columns = [
         Column("name", [r.name if wide else shorten_end(r.name, MAX_NAME) for r in rows]),
         Column("kind", [r.kind or "?" for r in rows]),
         Column("base", [r.base_model or "" for r in rows]),
-        Column("size", [human_size(r.size_bytes) if r.size_bytes is not None else ""
+        Column("size", [human_bytes(r.size_bytes) if r.size_bytes is not None else ""
                         for r in rows], justify="right"),
         Column("source", [r.source for r in rows], shorten="middle"),
         Column("state", [r.state for r in rows]),

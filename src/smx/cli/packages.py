@@ -1,13 +1,13 @@
 """`smx install`, `smx update`, `smx remove`, `smx list`: web UI packages.
 
-Each mutating command is "edit smx.toml, then sync that package", inside a transaction (a
-failure puts smx.toml and smx.lock back byte for byte) and under the environment's process lock.
+Each mutating command is "edit smx.toml, then sync that package" (smx.packages.manage), all or
+nothing, under the environment's process lock.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,7 +17,6 @@ from smx.cli.complete import complete_catalog_package, complete_package
 if TYPE_CHECKING:
     from smx.cli.output import Output
     from smx.environment.env import Env
-    from smx.sync import SyncResult
 
 _BACKENDS = ("auto", "cuda", "rocm", "cpu", "mps")
 
@@ -58,6 +57,7 @@ def install(
     from smx.catalog.packages import get_package
     from smx.cli.state import locked_env, out
     from smx.environment.manifest import NAME_RE
+    from smx.packages import manage
 
     output = out(ctx)
     catalog = get_package(package)
@@ -84,7 +84,7 @@ def install(
                   "python": python}
         if existing is None and ref is None:
             fields["ref"] = catalog.default_ref  # pinned in smx.toml: reproducible as written
-        result = _edit_and_sync(env, output, key, fields, keep_broken=keep_broken)
+        result = manage.change(env, output.reporter(), key, fields, keep_broken=keep_broken)
         locked = env.lock.packages.get(key)
     if locked is None:  # pragma: no cover - sync raises when a step fails
         return
@@ -117,6 +117,7 @@ def update(
     """
     from smx.cli.state import locked_env, out
     from smx.errors import NotFound, UsageError
+    from smx.packages import manage
 
     output = out(ctx)
     if ref is not None and package is None:
@@ -130,12 +131,9 @@ def update(
                            "`smx install comfyui`)")
             return
         before = {n: p.commit for n, p in env.lock.packages.items()}
-        if not names:
-            output.print("no packages to update; install one with: smx install comfyui")
-            return
-        result = _edit_and_sync(env, output, package, {"ref": ref} if ref else {},
-                                upgrade=set(names), only=set(names) if package else None,
-                                keep_broken=keep_broken)
+        result = manage.change(env, output.reporter(), package, {"ref": ref} if ref else {},
+                               upgrade=set(names), only=set(names) if package else None,
+                               keep_broken=keep_broken)
         render_checks(output, result)
         for n in names:
             locked = env.lock.packages.get(n)
@@ -162,6 +160,7 @@ def remove(
     from smx.cli.confirm import confirmed
     from smx.cli.state import locked_env, out
     from smx.errors import NotFound
+    from smx.packages import manage
 
     output = out(ctx)
     with locked_env(ctx) as env:
@@ -173,7 +172,7 @@ def remove(
                          question=f"Delete {_show(where)} (checkout and venv; models are "
                                   "kept)?", retry=f"smx remove {package} --yes"):
             return
-        _edit_and_sync(env, output, package, None)
+        manage.change(env, output.reporter(), package, None)
     output.success(f"removed {package} ({_show(where)}); shared models in Data/Models are kept")
 
 
@@ -187,15 +186,16 @@ def list_packages(
     Example: smx list --json
     """
     from smx.cli.state import open_env, out
+    from smx.packages.manage import names, row
 
     output = out(ctx, json_out)
     env = open_env(ctx)
     if output.interactive:
         # sizing a venv that holds torch walks tens of thousands of files: say so on a terminal
         with output.err_console.status("measuring the package folders…"):
-            rows = [_row(env, n) for n in _names(env)]
+            rows = [row(env, n) for n in names(env)]
     else:
-        rows = [_row(env, n) for n in _names(env)]
+        rows = [row(env, n) for n in names(env)]
     if output.json_mode:
         output.emit_json("list", {"packages": rows})
         return
@@ -234,114 +234,8 @@ def _ensure_env(ctx: typer.Context, output: Output) -> None:
         output.info(f"created a new environment in {_show(root.resolve())} (smx.toml, Data/)")
 
 
-def _edit_and_sync(env: Env, output: Output, name: str | None, fields: dict[str, Any] | None,
-                   *, upgrade: set[str] | None = None, only: set[str] | None = None,
-                   keep_broken: bool = False) -> SyncResult:
-    """Edit ``[packages.NAME]`` (None: delete it), then sync; all or nothing."""
-    from smx.packages.pending import PENDING_KEY, PendingManifest
-    from smx.sync import SyncOptions
-    from smx.sync import sync as run_sync
-    from smx.transaction import env_transaction
-
-    with env_transaction(env):
-        extra: dict[str, Any] = {}
-        pending = None
-        if name is not None and (fields is None or any(v is not None for v in fields.values())):
-            # smx.toml is written by the step that finishes the work, not now (pending.py)
-            pending = PendingManifest.prepare(env, lambda doc: _change(doc, name, fields))
-            extra[PENDING_KEY] = pending
-        scope = only if only is not None else ({name} if name is not None else None)
-        result = run_sync(env, SyncOptions(upgrade=upgrade, only=scope, extra=extra,
-                                           keep_broken=keep_broken), output.reporter())
-        if pending is not None:
-            pending.write()  # nothing needed doing (already installed): still record the edit
-    return result
-
-
-def _change(doc: Any, name: str, fields: dict[str, Any] | None) -> None:
-    import tomlkit
-
-    from smx.environment.manifest import table_for
-
-    packages = table_for(doc, "packages")
-    if fields is None:
-        if name in packages:
-            del packages[name]
-        launch = doc.get("launch")
-        if launch is not None and launch.get("package") == name:
-            del launch["package"]
-        return
-    if name not in packages:
-        table = tomlkit.table()
-        for key in ("source", "git", "ref", "backend", "python"):
-            if fields.get(key) is not None:
-                table[key] = fields[key]
-        table.add(tomlkit.nl())  # a blank line before whatever table follows
-        packages[name] = table
-        return
-    table = packages[name]
-    for key in ("source", "git", "ref", "backend", "python"):
-        value = fields.get(key)
-        if value is not None and table.get(key) != value:
-            table[key] = value
-
-
-def _names(env: Env) -> list[str]:
-    return list(env.manifest.packages) + [n for n in env.lock.packages
-                                          if n not in env.manifest.packages]
-
-
-def _row(env: Env, name: str) -> dict[str, Any]:
-    from smx.fsutil import folder_size
-    from smx.packages import git
-    from smx.packages.installer import Marker, Target
-    from smx.packages.venv import Venv
-
-    spec = env.manifest.packages.get(name)
-    locked = env.lock.packages.get(name)
-    pkg_dir = env.layout.package_dir(name)
-    head = git.head_commit(pkg_dir)
-    # state: for people; state_code: for scripts, in `smx status`'s words (docs/json/list.md)
-    if spec is None:
-        state, code = "not in smx.toml (removed by the next sync)", "not-in-toml"
-    elif Marker.of(env.layout, name).exists():
-        state, code = "incomplete (run `smx sync`)", "incomplete"
-    elif locked is None:
-        state, code = "not installed", "not-locked"
-    elif head != locked.commit:
-        state = "differs from smx.lock (run `smx sync`)"
-        code = "wrong-commit" if pkg_dir.exists() else "missing"
-    elif not Venv(env.layout.venv_dir(name)).exists():
-        state, code = "differs from smx.lock (run `smx sync`)", "incomplete"
-    else:
-        state, code = "installed", "installed"
-    dirty = False
-    if head is not None:
-        try:
-            dirty = git.is_dirty(pkg_dir)
-        except Exception:
-            dirty = False
-    ref = spec.ref if spec and spec.ref else (locked.ref if locked else None)
-    if spec is not None and ref is None:
-        ref = Target.of(spec).ref
-    return {
-        "name": name,
-        "source": spec.source if spec else (locked.source if locked else "?"),
-        "ref": ref,
-        "commit": locked.commit if locked else head,
-        "checkout": head,
-        "backend": locked.backend if locked else (spec.backend if spec else None),
-        "python": locked.python if locked else None,
-        "path": env.layout.relative(pkg_dir) if pkg_dir.exists() else None,
-        "size_bytes": folder_size(pkg_dir) if pkg_dir.exists() else 0,
-        "dirty": dirty,
-        "state": state,
-        "state_code": code,
-    }
-
-
 def _size(n: int) -> str:
-    from smx.system.disk import human_bytes
+    from smx.words import human_bytes
 
     return human_bytes(n) if n else "-"
 

@@ -55,6 +55,7 @@ class RichReporter:
             BarColumn,
             DownloadColumn,
             Progress,
+            ProgressColumn,
             SpinnerColumn,
             TextColumn,
             TimeElapsedColumn,
@@ -62,6 +63,7 @@ class RichReporter:
             TransferSpeedColumn,
         )
 
+        columns: tuple[ProgressColumn, ...]
         if unit == "bytes":
             columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                        TransferSpeedColumn(), TimeRemainingColumn())

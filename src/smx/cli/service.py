@@ -137,8 +137,10 @@ def logs(
         for text in background.follow_log(env.layout, name, lines=lines):
             sys.stdout.write(text)
             sys.stdout.flush()
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt:  # how one stops following: nothing to report
+        from smx.errors import Interrupted
+
+        raise Interrupted("stopped following the log", reported=True) from None
 
 
 def _row(s: RunState) -> dict[str, Any]:

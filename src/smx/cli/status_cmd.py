@@ -23,19 +23,23 @@ def status(
     Example: smx status --json
     """
     from smx.cli.state import open_env, out
+    from smx.errors import CheckFailed
     from smx.status import status as compute
 
     output = out(ctx, json_out)
     env = open_env(ctx)
     report = compute(env)
-    code = 0 if report.in_sync else 1
+    drift = None if report.in_sync else CheckFailed(
+        f"{count(len(report.issues), 'difference')} between the disk, smx.lock and smx.toml",
+        hint=_hint(report), code="env.drift", reported=True)
     if output.json_mode:
-        errors = [] if report.in_sync else [{
-            "code": "env.drift",
-            "message": f"{count(len(report.issues), 'difference')} between the disk, "
-                       "smx.lock and smx.toml", "hint": _hint(report)}]
-        output.emit_json("status", report.to_json(), exit_code=code, errors=errors)
-        raise typer.Exit(code)
+        errors = [] if drift is None else [{"code": drift.code, "message": drift.message,
+                                            "hint": _hint(report)}]
+        output.emit_json("status", report.to_json(),
+                         exit_code=drift.exit_code if drift else 0, errors=errors)
+        if drift is not None:
+            raise drift
+        return
     counts = (f"{count(report.packages, 'package')}, "
               f"{count(report.extensions, 'extension')}, {count(report.models, 'model')}")
     if report.in_sync:
@@ -58,7 +62,8 @@ def status(
         table.add_row(issue.area, Text(name), issue.state, Text(issue.detail))
     output.table(table)
     output.info(f"hint: {_hint(report)}")
-    raise typer.Exit(code)
+    assert drift is not None
+    raise drift
 
 
 def _hint(report: object) -> str:

@@ -35,21 +35,21 @@ def sync(
 
     Example: smx sync --dry-run
     """
+    from smx.apply import apply
     from smx.cli.state import locked_env, open_env, out
-    from smx.models.executor import ALLOW_UNSAFE
-    from smx.sync import SyncOptions
+    from smx.steps import SyncOptions
     from smx.sync import sync as run_sync
 
     output = out(ctx, json_out)
     options = SyncOptions(frozen=frozen, dry_run=dry_run, keep_broken=keep_broken,
                           areas={"package", "extension"} if no_models else None,
-                          extra={ALLOW_UNSAFE: allow_unsafe})
+                          allow_unsafe=allow_unsafe)
     if dry_run:
-        env = open_env(ctx)
-        result = run_sync(env, options, output.reporter())
+        result = run_sync(open_env(ctx), options, output.reporter())
     else:
         with locked_env(ctx) as env:
-            result = run_sync(env, options, output.reporter())
+            # nothing to edit; each completed step is kept, so a rerun resumes
+            result = apply(env, None, options, output.reporter(), atomic=False)
     steps = result.planned if dry_run else result.done
     if not dry_run:
         from smx.cli.check_cmd import render_checks

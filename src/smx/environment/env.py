@@ -72,7 +72,7 @@ def init_env(root: Path, name: str | None = None) -> Env:
         from smx.fsutil import atomic_write_text
 
         if fresh_data:
-            atomic_write_text(layout.data / ".gitignore", DATA_GITIGNORE)
+            atomic_write_text(layout.data_gitignore, DATA_GITIGNORE)
         atomic_write_text(layout.manifest, manifest_mod.render_default(name or root.resolve().name))
     return Env.open(root)
 

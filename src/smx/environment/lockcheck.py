@@ -20,8 +20,7 @@ from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from smx.environment.manifest import NAME_RE, SHA256_RE
-from smx.environment.manifest import _display as display_path
+from smx.environment.manifest import NAME_RE, SHA256_RE, display_path
 from smx.environment.tomlpos import KeyPath, locate
 from smx.errors import ConfigError
 

@@ -139,7 +139,7 @@ class _Checker:
     def fail(self, key_path: KeyPath, message: str, hint: str | None = None,
              at_key: bool = False) -> None:
         pos = self._locate(key_path)
-        where = _display(self.path)
+        where = display_path(self.path)
         order = (sys.maxsize, 0)
         if pos is not None:
             col = pos.key_col if at_key else pos.value_col
@@ -248,7 +248,7 @@ def _dotted(path: KeyPath) -> str:
     return ".".join(path)
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     """Relative to the cwd when the file is below it (short), else absolute (unambiguous)."""
     absolute = Path(os.path.abspath(path))
     try:
@@ -479,7 +479,7 @@ def _syntax_error(path: Path, exc: Exception) -> ConfigError:
     text = str(exc)
     match = _POS_RE.search(text)
     message = _POS_RE.sub("", text).strip().rstrip(".")
-    where = _display(path)
+    where = display_path(path)
     if match:
         where = f"{where}:{match.group(1)}:{match.group(2)}"
     return ConfigError(f"{where}: TOML syntax error: {message}",
@@ -491,43 +491,45 @@ def load(path: Path) -> Manifest:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{_display(path)}: no such file",
+        raise ConfigError(f"{display_path(path)}: no such file",
                           hint="run `smx init` to create an environment") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{_display(path)}: not UTF-8 text",
+        raise ConfigError(f"{display_path(path)}: not UTF-8 text",
                           hint="save smx.toml as UTF-8") from None
     return parse_text(path, text)
 
 
 # --- editing -------------------------------------------------------------------------------
-class ManifestEditor:
-    """Comment-preserving edits of smx.toml.
+@dataclass
+class ManifestEdit:
+    """A comment-preserving edit of smx.toml (tomlkit), validated when it is made and written
+    only when :meth:`write` is called: a command can act on the edited declaration first and
+    write it once the work it asks for is done (smx.apply)."""
 
-    Usage: ``with ManifestEditor(path) as doc: doc["models"]["x"] = {...}``. On a clean exit
-    the text is re-validated and written atomically; on an exception nothing is written.
-    """
+    path: Path
+    original: str
+    text: str
+    manifest: Manifest  # the edited declaration
+    written: bool = False
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.original = path.read_text(encoding="utf-8")
-        parse_text(path, self.original)  # refuse to edit a file that is already invalid
+    @classmethod
+    def prepare(cls, path: Path, change: Callable[[Any], None]) -> ManifestEdit:
         import tomlkit
 
-        self.doc = tomlkit.parse(self.original)
-        self.result: Manifest | None = None
+        original = path.read_text(encoding="utf-8")
+        parse_text(path, original)  # refuse to edit a file that is already invalid
+        doc = tomlkit.parse(original)
+        change(doc)
+        text = tomlkit.dumps(doc)
+        return cls(path=path, original=original, text=text, manifest=parse_text(path, text),
+                   written=text == original)
 
-    def __enter__(self) -> Any:
-        return self.doc
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is not None:
+    def write(self) -> None:
+        """Write the edited smx.toml, atomically (once; later calls do nothing)."""
+        if self.written:
             return
-        import tomlkit
-
-        text = tomlkit.dumps(self.doc)
-        self.result = parse_text(self.path, text)
-        if text != self.original:
-            atomic_write_text(self.path, text)
+        atomic_write_text(self.path, self.text)
+        self.written = True
 
 
 def table_for(doc: Any, *keys: str) -> Any:
@@ -557,12 +559,10 @@ def inline(values: dict[str, Any]) -> Any:
 
 
 def edit(path: Path, change: Callable[[Any], None]) -> Manifest:
-    editor = ManifestEditor(path)
-    with editor as doc:
-        change(doc)
-    if editor.result is None:
-        return parse_text(path, editor.original)
-    return editor.result
+    """Edit smx.toml now (nothing is written when ``change`` raises or the text is invalid)."""
+    made = ManifestEdit.prepare(path, change)
+    made.write()
+    return made.manifest
 
 
 def render_default(name: str) -> str:

@@ -38,7 +38,7 @@ class Downloaded:
 
 def download(url: str, dest: Path, *, what: str, reporter: Reporter) -> Downloaded:
     """Fetch ``url`` to ``dest`` (through a ``.part`` file), hashing as it goes."""
-    from smx.models.http import HttpClient, network_error
+    from smx.models.http import HttpClient, body_errors, network_error
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -59,8 +59,8 @@ def download(url: str, dest: Path, *, what: str, reporter: Reporter) -> Download
                 while True:
                     try:
                         chunk = response.read(_CHUNK)
-                    except Exception as exc:
-                        raise network_error(exc, url, what) from None
+                    except body_errors() as exc:
+                        raise network_error(exc, url, what) from exc
                     if not chunk:
                         break
                     handle.write(chunk)

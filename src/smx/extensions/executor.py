@@ -13,14 +13,14 @@ Per ``[packages.P.extensions.NAME]`` of a package in smx.toml:
   commit (repair; requirements again);
 - enabled in smx.toml but not on disk (or the other way) -> enable / disable;
 - its model folders are not (or no longer) wired to the store -> wire (smx.extensions.models);
-- upgrade requested (``extra[UPGRADE]``, or ``upgrade`` = everything) and the ref names
-  another commit now -> update;
-- ``frozen``: the locked commit; a missing or disagreeing lock entry is an error.
+- upgrade requested (``options.upgrade_extensions``, or ``upgrade`` = everything) and the
+  ref names another commit now -> update;
+- ``frozen``: the locked commit (a missing or disagreeing lock entry was refused before
+  planning: smx.agreement).
 A lock entry that left smx.toml is removed (``prune``).
 
-``options.extra[ONLY]`` = {(package, extension)} restricts the plan to those entries (what
-`smx ext add/update/…` sync), since extension names repeat across packages; ``[UPGRADE]`` names
-the entries to move to what their ref names now.
+``options.extensions`` = {(package, extension)} restricts the plan to those entries (what
+`smx ext add/update/…` sync), since extension names repeat across packages.
 """
 
 from __future__ import annotations
@@ -28,28 +28,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
+from smx.agreement import extension_fits
 from smx.environment.lock import LockedExtension
-from smx.errors import ConfigError
 from smx.extensions import models as ext_models
 from smx.extensions import toggle
 from smx.extensions.installer import ExtensionInstaller
 from smx.extensions.targets import ExtTarget, locked_folder, present_identity, resolve
 from smx.packages import git
 from smx.packages.checking import guard_extension
-from smx.packages.installer import is_installed
-from smx.sync import Step, SyncContext
-
-ONLY = "extensions.only"  # set of (package, extension) pairs
-UPGRADE = "extensions.upgrade"  # set of (package, extension) pairs to move to their ref's head
-OUTCOMES = "extensions.outcomes"  # (package, extension) -> what happened, for the command
-_NOTICE_SHOWN = "extensions.pickle_notice_shown"
-_WARNED = "extensions.never_loaded_warned"
+from smx.packages.marker import is_installed
+from smx.steps import Step, SyncContext
 
 
 class ExtensionExecutor:
     def plan(self, ctx: SyncContext) -> list[Step]:
         env, options = ctx.env, ctx.options
-        only: set[tuple[str, str]] | None = options.extra.get(ONLY)
+        only = options.extensions
         steps: list[Step] = []
         for pname, pkg in env.manifest.packages.items():
             if options.only is not None and pname not in options.only and not any(
@@ -83,17 +77,12 @@ class ExtensionExecutor:
         if target.builtin:
             return None
         name, pname = target.name, target.package
-        if target.never_loaded and (pname, name) not in options.extra.setdefault(_WARNED, set()):
-            options.extra[_WARNED].add((pname, name))
+        if target.never_loaded and (pname, name) not in ctx.warned_never_loads:
+            ctx.warned_never_loads.add((pname, name))
             ctx.reporter.warn(f"{pname}: {target.catalog.title} never loads {target.folder} "
                               f"({target.never_loaded}); `smx ext remove {name}` drops it")
-        same = locked is not None and _same_source(target, locked)
+        same = locked is not None and extension_fits(target, locked)
         where = f"{pname}/{target.catalog.extensions_dir}/{target.folder}"
-        if options.frozen and (locked is None or not same):
-            what = "has no entry" if locked is None else "disagrees with smx.toml"
-            raise ConfigError(f"smx.lock {what} for extension {name!r} of {pname}",
-                              hint="run `smx sync` (without --frozen) to update smx.lock, "
-                                   "then commit both files")
         if target.registry is not None:
             wanted = target.version or "newest active version"
             if locked is None:
@@ -123,7 +112,7 @@ class ExtensionExecutor:
             return Step("extension", name, "install",
                         f"{pinned}{locked.identity[:12]} ({why})", run=run, package=pname)
         # `smx ext update` names pairs; an unscoped upgrade of everything includes extensions
-        wants = not options.frozen and ((pname, name) in options.extra.get(UPGRADE, ())
+        wants = not options.frozen and ((pname, name) in options.upgrade_extensions
                                         or options.upgrade == set())
         if wants and target.registry is not None:
             step = _registry_upgrade(ctx, target, locked)
@@ -141,7 +130,7 @@ class ExtensionExecutor:
                 locked.enabled != target.spec.enabled:
             action = "enable" if target.spec.enabled else "disable"
             return Step("extension", name, action, where, run=_toggle(target), package=pname)
-        work = ext_models.pending(layout, target.catalog, layout.package_dir(pname),
+        work = ext_models.wiring_left(layout, target.catalog, layout.package_dir(pname),
                                   target.enabled_dir(layout), target.variant)
         if work is not None:
             return Step("extension", name, "wire", f"{where}: {work}", run=_wire(target),
@@ -151,7 +140,7 @@ class ExtensionExecutor:
     def _pickle_notice(self, ctx: SyncContext) -> None:
         """Say once per sync when a listed model needs the A1111 pickle check off (the user
         opts in with [launch] unsafe-pickle-ok)."""
-        if ctx.options.extra.get(_NOTICE_SHOWN):
+        if ctx.pickle_notice_shown:
             return
         from smx.catalog.packages import get_package
         from smx.extensions.models import pickle_notice
@@ -164,19 +153,12 @@ class ExtensionExecutor:
                                  opted_in=ctx.env.manifest.launch.unsafe_pickle_ok)
             if note:
                 ctx.reporter.warn(note)
-                ctx.options.extra[_NOTICE_SHOWN] = True
+                ctx.pickle_notice_shown = True
                 return
 
 
 def _folder_of(locked: LockedExtension) -> str:
     return locked_folder(locked)
-
-
-def _same_source(target: ExtTarget, locked: LockedExtension) -> bool:
-    """Does the lock entry still pin what smx.toml asks for (before any upgrade)?"""
-    if target.registry is not None:
-        return locked.registry == target.registry and target.version in (None, locked.version)
-    return not locked.registry and locked.git == target.locked_git and locked.ref == target.ref
 
 
 def _registry_upgrade(ctx: SyncContext, target: ExtTarget, locked: LockedExtension
@@ -197,7 +179,7 @@ def _registry_upgrade(ctx: SyncContext, target: ExtTarget, locked: LockedExtensi
 
 
 def _outcome(ctx: SyncContext, target: ExtTarget, action: str) -> None:
-    ctx.options.extra.setdefault(OUTCOMES, {})[(target.package, target.name)] = action
+    ctx.outcomes.extensions[(target.package, target.name)] = action
 
 
 def _guard(ctx: SyncContext, target: ExtTarget) -> AbstractContextManager[None]:
@@ -213,7 +195,7 @@ def _install(target: ExtTarget, *, commit: str | None = None) -> Callable[[SyncC
         with _guard(ctx, target):
             ExtensionInstaller(ctx.env, ctx.reporter,
                                frozen=ctx.options.frozen).install(target, commit=commit)
-        _write_pending(ctx)
+        ctx.work_done()
         _outcome(ctx, target, "installed")
 
     return run
@@ -229,7 +211,7 @@ def _install_registry(target: ExtTarget, *, upgrade: bool = False
         with _guard(ctx, target):
             registry_install.install(ctx.env, target, locked=locked, upgrade=upgrade,
                                      reporter=ctx.reporter, frozen=ctx.options.frozen)
-        _write_pending(ctx)
+        ctx.work_done()
         _outcome(ctx, target, "installed" if locked is None else "updated")
 
     return run
@@ -245,7 +227,7 @@ def _update(target: ExtTarget) -> Callable[[SyncContext], None]:
                 installer.install(target)
             else:
                 installer.update(target, locked)
-        _write_pending(ctx)
+        ctx.work_done()
         _outcome(ctx, target, "updated")
 
     return run
@@ -261,7 +243,7 @@ def _toggle(target: ExtTarget) -> Callable[[SyncContext], None]:
         pkg = ctx.env.lock.packages.get(target.package)
         if pkg is not None and target.name in pkg.extensions:
             pkg.extensions[target.name].enabled = target.spec.enabled
-        _write_pending(ctx)
+        ctx.work_done()
         _outcome(ctx, target, "enabled" if target.spec.enabled else "disabled")
 
     return run
@@ -283,18 +265,11 @@ def _remove(package: str, name: str, locked: LockedExtension) -> Callable[[SyncC
     def run(ctx: SyncContext) -> None:
         from smx.catalog.packages import get_package
 
-        _write_pending(ctx)  # a removal: smx.toml first, so a kill -9 cannot resurrect it
+        ctx.work_done()  # a removal: smx.toml first, so a kill -9 cannot resurrect it
         spec = ctx.env.manifest.packages.get(package)
         style = get_package(spec.source).extension_style if spec else "a1111"
         ExtensionInstaller(ctx.env, ctx.reporter).remove(package, name, _folder_of(locked),
                                                          style)
-        ctx.options.extra.setdefault(OUTCOMES, {})[(package, name)] = "removed"
+        ctx.outcomes.extensions[(package, name)] = "removed"
 
     return run
-
-
-def _write_pending(ctx: SyncContext) -> None:
-    from smx.packages.pending import write_pending
-
-    write_pending(ctx.options.extra)
-

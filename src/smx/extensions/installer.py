@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from smx.environment.env import Env
-from smx.environment.layout import EnvLayout
+from smx.environment.layout import VENV_STEP_COPY, EnvLayout
 from smx.environment.lock import LockedExtension, LockedPackage
 from smx.errors import (
     AuthRequired,
@@ -43,8 +42,10 @@ from smx.extensions import models as ext_models
 from smx.extensions import toggle
 from smx.extensions.shape import check_shape, unmet_comfyui_requirement
 from smx.extensions.targets import ExtTarget
+from smx.fsutil import remove_path, rmdir_empty
 from smx.packages import git
-from smx.packages.installer import _link_or_copy, _rmtree, is_installed, not_installed
+from smx.packages.installer import not_installed
+from smx.packages.marker import is_installed
 from smx.packages.pkgenv import package_env
 from smx.packages.protect import (
     TORCH_FAMILY,
@@ -56,21 +57,9 @@ from smx.packages.protect import (
 from smx.packages.resolver import VenvResolver, log_since, resolution_date
 from smx.packages.runner import StepLog, show_path
 from smx.packages.venv import Installer, Venv, choose_installer, installed_distributions
-from smx.redact import redact
+from smx.packages.venvcopy import VenvCopy
+from smx.redact import redact, short_url
 from smx.reporter import NullReporter, Reporter
-
-THIRD_PARTY_NOTICE = ("{what} is third-party code: it runs with your user's rights, in the "
-                      "web UI and in its install script")
-
-
-def staging_dir(layout: EnvLayout, package: str, folder: str) -> Path:
-    """Where a new extension is cloned before it may enter the package. Not under the
-    extension folder: A1111 and ComfyUI load every folder there, hidden ones too."""
-    return layout.state / "extensions" / package / folder
-
-
-def trash_dir(layout: EnvLayout, package: str, folder: str) -> Path:
-    return layout.state / "extensions" / package / f"{folder}.removing"
 
 
 @dataclass
@@ -93,7 +82,7 @@ class ExtensionInstaller:
         checkout = layout.package_dir(target.package)
         assert target.git_url is not None
         check_needs(target, checkout)
-        recover_venv(layout, target.package)
+        self._step_copy(target.package).recover()
         wanted = commit or target.want_ref
         present = target.present_dir(layout)
         base_existed = target.base_dir(layout).exists()
@@ -104,30 +93,30 @@ class ExtensionInstaller:
             with self.reporter.task(f"{label}: check out {wanted[:12]}"):
                 head = self._checkout(target, present, wanted, force=False)
         else:
-            staging = staging_dir(layout, target.package, target.folder)
+            staging = layout.extension_staging(target.package, target.folder)
             try:
-                with self.reporter.task(f"{label}: clone {_short(target.git_url)} @ "
+                with self.reporter.task(f"{label}: clone {short_url(target.git_url)} @ "
                                         f"{wanted[:12] if commit else wanted}"):
                     head = self._checkout(target, staging, wanted, force=True)
                 check_shape(staging, target.catalog.extension_style, target.catalog.title,
                             redact(target.git_url))
             except BaseException:
-                _rmtree_quiet(staging)
-                _rmdir_empty(staging.parent)
+                remove_path(staging)
+                rmdir_empty(staging.parent)
                 raise
             present = target.enabled_dir(layout)
             present.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging, present)
-            _rmdir_empty(staging.parent)
+            rmdir_empty(staging.parent)
             created = True
         try:
             resolver = self._resolver(target, pkg_locked)
             changed = self._requirements(target, present, resolver)
         except BaseException:
             if created:
-                _rmtree_quiet(present)
+                remove_path(present)
                 if not base_existed:
-                    _rmdir_empty(present.parent)
+                    rmdir_empty(present.parent)
             raise
         self._after(target, present)
         return self._record(target, head, pkg_locked, changed, resolver)
@@ -151,7 +140,7 @@ class ExtensionInstaller:
                 hint=f"keep them with `git -C {show_path(present)} stash`, or drop them with "
                      f"`git -C {show_path(present)} checkout -- .`; then run the command again",
                 code="extension.dirty")
-        recover_venv(layout, target.package)
+        self._step_copy(target.package).recover()
         wanted = commit or target.want_ref
         with self.reporter.task(f"{target.package}/{target.folder}: update to "
                                 f"{wanted[:12] if commit else wanted}"):
@@ -162,9 +151,12 @@ class ExtensionInstaller:
             if head != locked.commit:
                 changed = self._requirements(target, present, resolver)
         except BaseException:
-            with contextlib.suppress(Exception):
+            try:
                 git.checkout(present, target.git_url, locked.commit, force=True,
                              branch=git.PINNED_BRANCH)
+            except (SmxError, OSError) as undo:
+                self.reporter.warn(f"{target.package}/{target.folder}: could not put it back "
+                                   f"at {locked.commit[:12]} ({undo}); `smx sync` repairs it")
             raise
         self._after(target, present)
         return self._record(target, head, pkg_locked, changed, resolver)
@@ -179,7 +171,7 @@ class ExtensionInstaller:
 
         layout = self.layout
         pkg_locked = self._package(target)
-        recover_venv(layout, target.package)
+        self._step_copy(target.package).recover()
         present = target.present_dir(layout)
         if present is not None and git.git_dir(present) is None and \
                 archive.unpacked_sha256(present) is None:
@@ -187,8 +179,8 @@ class ExtensionInstaller:
                              hint="move it away (or remove it) and run the command again",
                              code="extension.exists")
         what = f"{target.registry} {target.version}"
-        staging = staging_dir(layout, target.package, target.folder)
-        download = layout.downloads / f"registry-{target.folder}-{target.version}.zip"
+        staging = layout.extension_staging(target.package, target.folder)
+        download = layout.registry_archive(target.folder, str(target.version))
         try:
             got = archive.download(url, download, what=what, reporter=self.reporter)
             archive.check_sha256(got, expected_sha256, what)
@@ -196,29 +188,29 @@ class ExtensionInstaller:
                 archive.unpack(got.path, staging, got.sha256, what=what)
             check_shape(staging, target.catalog.extension_style, target.catalog.title, what)
         except BaseException:
-            _rmtree_quiet(staging)
-            _rmdir_empty(staging.parent)
+            remove_path(staging)
+            rmdir_empty(staging.parent)
             raise
         finally:
             with contextlib.suppress(OSError):
                 download.unlink()
         final = present or target.enabled_dir(layout)
-        aside = trash_dir(layout, target.package, target.folder)
+        aside = layout.extension_trash(target.package, target.folder)
         if present is not None:
-            _rmtree_quiet(aside)
+            remove_path(aside)
             os.replace(present, aside)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging, final)
-        _rmdir_empty(staging.parent)
+        rmdir_empty(staging.parent)
         try:
             resolver = self._resolver(target, pkg_locked)
             changed = self._requirements(target, final, resolver)
         except BaseException:
-            _rmtree_quiet(final)
+            remove_path(final)
             if present is not None:
                 os.replace(aside, present)
             raise
-        _rmtree_quiet(aside)
+        remove_path(aside)
         self._after(target, final)
         return self._record(target, "", pkg_locked, changed, resolver,
                             archive_sha256=got.sha256)
@@ -241,11 +233,11 @@ class ExtensionInstaller:
                 path.unlink()
                 removed = path
             elif path.exists():
-                trash = trash_dir(layout, package, folder)
-                _rmtree_quiet(trash)
+                trash = layout.extension_trash(package, folder)
+                remove_path(trash)
                 trash.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(path, trash)
-                _rmtree_quiet(trash)
+                remove_path(trash)
                 removed = path
         if style == "a1111" and (base / toggle.SETTINGS_FILE).is_file():
 
@@ -262,6 +254,9 @@ class ExtensionInstaller:
         return removed
 
     # -- pieces ----------------------------------------------------------------------------
+    def _step_copy(self, package: str) -> VenvCopy:
+        return VenvCopy.of(self.layout, package, VENV_STEP_COPY)
+
     def _package(self, target: ExtTarget) -> LockedPackage:
         locked = self.env.lock.packages.get(target.package)
         if locked is None or not is_installed(self.layout, locked):
@@ -355,10 +350,10 @@ class ExtensionInstaller:
         pins = resolver.pins
         assert pins is not None
         log = StepLog.create(layout.logs, f"{target.package}-{target.folder}", "requirements")
-        snapshot = snapshot_venv(venv, self.reporter, target.package)
+        copy = self._step_copy(target.package)
+        copy.take(self.reporter, f"{target.package}: keep the current venv for a rollback")
         label = f"{target.package}/{target.folder}"
-        filtered_path = layout.state / "packages" / \
-            f"{target.package}.{target.folder}.requirements.txt"
+        filtered_path = layout.extension_requirements(target.package, target.folder)
         try:
             if runs_requirements:
                 filtered = filter_requirements(requirements, pins, target.name)
@@ -405,7 +400,7 @@ class ExtensionInstaller:
                                        f"will not work (details: {show_path(log.path)})")
         except BaseException as exc:
             log.note(f"\nFAILED: {type(exc).__name__}: {exc}; putting the venv back")
-            restore_venv(venv, snapshot)
+            copy.put_back()
             if isinstance(exc, SubprocessFailed) and "torch" in exc.message:
                 torch_pins = ", ".join(p.line for p in pins.pins if p.name in TORCH_FAMILY)
                 exc.hint = (f"smx keeps the package's torch ({torch_pins or 'torch'}) for "
@@ -414,7 +409,7 @@ class ExtensionInstaller:
             raise
         finally:
             filtered_path.unlink(missing_ok=True)
-        drop_snapshot(snapshot)
+        copy.drop()
         return True
 
     def _after(self, target: ExtTarget, present: Path) -> None:
@@ -472,63 +467,12 @@ def check_needs(target: ExtTarget, checkout: Path) -> None:
     if missing:
         title = target.known.title if target.known else target.name
         raise UsageError(
-            f"{title} for {target.catalog.title} ({_short(target.git_url or '')}) would "
+            f"{title} for {target.catalog.title} ({short_url(target.git_url or '')}) would "
             f"not load in {target.package}: {variant.needs_why} (this checkout has no "
             f"{', '.join(missing)})",
             hint="nothing was added; use a web UI it supports (e.g. ComfyUI with "
                  "AnimateDiff-Evolved, or A1111), or give --ref/--git for a version that "
                  "fits", code="extension.incompatible")
-
-
-# --- the venv safety net (same file names as smx.packages.installer, so either recovers) -------
-def snapshot_venv(venv: Venv, reporter: Reporter, name: str) -> Path | None:
-    """A hard-link copy of the venv: pip and uv replace files rather than rewrite them, so the
-    copy keeps the old contents at no extra space."""
-    if not venv.exists():
-        return None
-    final = venv.path.parent / "venv.smx-prev"
-    partial = venv.path.parent / "venv.smx-prev.partial"
-    for stale in (final, partial):
-        _rmtree_quiet(stale)
-    with reporter.task(f"{name}: keep the current venv for a rollback"):
-        shutil.copytree(venv.path, partial, symlinks=True, copy_function=_link_or_copy)
-        os.replace(partial, final)
-    return final
-
-
-def restore_venv(venv: Venv, snapshot: Path | None) -> None:
-    if snapshot is None or not snapshot.is_dir():
-        return
-    _rmtree_quiet(venv.path)
-    os.replace(snapshot, venv.path)
-
-
-def drop_snapshot(snapshot: Path | None) -> None:
-    if snapshot is not None:
-        _rmtree_quiet(snapshot)
-
-
-def recover_venv(layout: EnvLayout, package: str) -> None:
-    """After a kill -9 during requirements: the venv may be half-changed; the copy is whole."""
-    pkg_dir = layout.package_dir(package)
-    _rmtree_quiet(pkg_dir / "venv.smx-prev.partial")
-    snapshot = pkg_dir / "venv.smx-prev"
-    if snapshot.is_dir():
-        restore_venv(Venv(layout.venv_dir(package)), snapshot)
-
-
-def leftover_staging(layout: EnvLayout) -> list[Path]:
-    root = layout.state / "extensions"
-    if not root.is_dir():
-        return []
-    return [p for pkg in root.iterdir() if pkg.is_dir() for p in pkg.iterdir() if p.is_dir()]
-
-
-def _rmtree_quiet(path: Path) -> None:
-    if path.is_symlink():
-        path.unlink()
-    elif path.exists():
-        _rmtree(path)
 
 
 def changed_versions(before: list[str], after: list[str]) -> list[str]:
@@ -550,17 +494,3 @@ def _explain_pins(exc: SubprocessFailed, requests: list[PinRequest]) -> None:
     exc.hint = (f"smx keeps the web UI's own pins so the extension cannot break it; "
                 f"`smx ext add … --allow-pin-change` lets it change them. {exc.hint or ''}"
                 ).strip()
-
-
-def _rmdir_empty(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.rmdir()
-
-
-def _joined(existing: str | None, value: str) -> str:
-    return f"{existing} {value}" if existing else value
-
-
-def _short(url: str) -> str:
-    text = redact(url).removesuffix(".git")
-    return text.split("github.com/", 1)[1] if "github.com/" in text else text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,7 @@ def apply(layout: EnvLayout, package: CatalogPackage, checkout: Path, ext_dir: P
             store.mkdir(parents=True, exist_ok=True)
             key, value = wiring.setting, decision.value
             assert key is not None and value is not None
-            toggle.update_settings(checkout, lambda data, k=key, v=value: data.__setitem__(k, v))
+            toggle.update_settings(checkout, partial(_set_setting, key, value))
             if wiring.folder:
                 moved = _rescue(ext_dir / wiring.folder, store)
                 if moved:
@@ -146,7 +147,7 @@ def apply(layout: EnvLayout, package: CatalogPackage, checkout: Path, ext_dir: P
     return messages
 
 
-def pending(layout: EnvLayout, package: CatalogPackage, checkout: Path, ext_dir: Path,
+def wiring_left(layout: EnvLayout, package: CatalogPackage, checkout: Path, ext_dir: Path,
             variant: ExtensionVariant | None) -> str | None:
     """What :func:`apply` would change now (a setting missing, files to move into the store, a
     link to make), or None. Cheap: reads config.json and lists a folder (a sync plan calls it)."""
@@ -170,6 +171,10 @@ def pending(layout: EnvLayout, package: CatalogPackage, checkout: Path, ext_dir:
                 folder, decision.store):
             return f"link {folder.name}/ to the store"
     return None
+
+
+def _set_setting(key: str, value: Any, data: dict[str, Any]) -> None:
+    data[key] = value
 
 
 def _model_files(folder: Path) -> list[Path]:

@@ -16,9 +16,10 @@ from pathlib import Path
 from smx.environment.env import Env
 from smx.environment.lock import LockedExtension
 from smx.extensions.archive import unpacked_sha256
-from smx.extensions.installer import ExtensionInstaller, _rmtree_quiet, trash_dir
+from smx.extensions.installer import ExtensionInstaller
 from smx.extensions.registry_source import pick
 from smx.extensions.targets import ExtTarget, with_source
+from smx.fsutil import remove_path
 from smx.packages import git
 from smx.reporter import Reporter
 
@@ -52,16 +53,16 @@ def install(env: Env, target: ExtTarget, *, locked: LockedExtension | None, upgr
 
 def _replacing(env: Env, target: ExtTarget, present: Path,
                work: Callable[[], LockedExtension]) -> LockedExtension:
-    aside = trash_dir(env.layout, target.package, target.folder)
-    _rmtree_quiet(aside)
+    aside = env.layout.extension_trash(target.package, target.folder)
+    remove_path(aside)
     aside.parent.mkdir(parents=True, exist_ok=True)
     os.replace(present, aside)
     try:
         result = work()
     except BaseException:
         for leftover in (target.enabled_dir(env.layout), target.disabled_dir(env.layout)):
-            _rmtree_quiet(leftover)
+            remove_path(leftover)
         os.replace(aside, present)
         raise
-    _rmtree_quiet(aside)
+    remove_path(aside)
     return result

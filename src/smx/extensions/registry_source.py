@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from smx.environment.env import Env
 from smx.environment.lock import LockedExtension
 from smx.errors import AuthRequired, NotFound, UsageError
 from smx.extensions.registry import RegistryClient, RegistryNode, RegistryVersion, choose
 from smx.extensions.targets import ExtTarget
-from smx.redact import redact
+from smx.redact import redact, short_url
 from smx.reporter import Reporter
 
 
@@ -109,8 +110,8 @@ def version_commit(env: Env, node: RegistryNode, version: str, reporter: Reporte
                 continue
             if resolved.kind == "tag" and resolved.commit:
                 return resolved.commit, f"tag {tag}"
-        history = env.layout.cache / "registry" / f"{node.id}.git"
-        with reporter.task(f"{node.id}: find version {version} in {_short(url)}"):
+        history = env.layout.registry_history(node.id)
+        with reporter.task(f"{node.id}: find version {version} in {short_url(url)}"):
             fetch_history(history, url)
             commit = commit_setting_version(history, version)
     except (NotFound, AuthRequired) as exc:
@@ -134,7 +135,7 @@ def fetch_history(path: Path, url: str) -> None:
 
     import git as gitpython
 
-    from smx.packages.git import _error, _stall_env
+    from smx.packages.git import failure, git_errors, stall_env
 
     if not (path / "HEAD").is_file():
         path.mkdir(parents=True, exist_ok=True)
@@ -144,13 +145,13 @@ def fetch_history(path: Path, url: str) -> None:
             cfg.set_value('remote "origin"', "promisor", "true")
             cfg.set_value('remote "origin"', "partialclonefilter", "blob:none")
     repo = gitpython.Repo(path)
-    repo.git.update_environment(**_stall_env())
+    repo.git.update_environment(**stall_env())
     with repo.config_writer() as cfg:
         cfg.set_value('remote "origin"', "url", url)
     try:
         repo.git.fetch("--filter=blob:none", "--no-tags", "origin", f"+HEAD:{HISTORY_REF}")
-    except Exception as exc:
-        raise _error(exc, "fetch", url) from None
+    except git_errors() as exc:
+        raise failure(exc, "fetch", url) from exc
 
 
 def commit_setting_version(repo_path: Path, version: str, ref: str = HISTORY_REF
@@ -162,13 +163,13 @@ def commit_setting_version(repo_path: Path, version: str, ref: str = HISTORY_REF
     partial clone), and confirmed by reading that commit's pyproject.toml."""
     import re
 
-    from smx.packages.git import _repo
+    from smx.packages.git import git_errors, open_repo
 
-    repo = _repo(repo_path)
+    repo = open_repo(repo_path)
     try:
-        text = repo.git.log("--format=commit %H", "-p", "--no-color", "--no-ext-diff",
+        text: str = repo.git.log("--format=commit %H", "-p", "--no-color", "--no-ext-diff",
                             "--unified=0", ref, "--", "pyproject.toml")
-    except Exception:
+    except git_errors():
         return None
     added = re.compile(r"^\+\s*version\s*=\s*[\"']([^\"']+)[\"']")
     current = None
@@ -184,17 +185,21 @@ def commit_setting_version(repo_path: Path, version: str, ref: str = HISTORY_REF
     return None
 
 
-def _pyproject_version(repo: object, sha: str) -> str | None:
+def _pyproject_version(repo: Any, sha: str) -> str | None:
     import sys
+
+    from smx.packages.git import git_errors
 
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
     try:
-        blob = repo.commit(sha).tree / "pyproject.toml"  # type: ignore[attr-defined]
+        blob = repo.commit(sha).tree / "pyproject.toml"
         data = tomllib.loads(blob.data_stream.read().decode("utf-8"))
-    except Exception:
+    except (KeyError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    except git_errors():
         return None
     value = data.get("project", {}).get("version") if isinstance(data, dict) else None
     return value.strip() if isinstance(value, str) else None
@@ -208,7 +213,3 @@ def _same_version(a: str, b: str) -> bool:
     except InvalidVersion:
         return a == b
 
-
-def _short(url: str) -> str:
-    text = redact(url).removesuffix(".git")
-    return text.split("github.com/", 1)[1] if "github.com/" in text else text

@@ -183,7 +183,7 @@ def _ui_nodes(flow: Workflow, nodes: list[Any], subgraphs: dict[str, list[Any]],
 def _declared_model(flow: Workflow, item: Any, node_type: str) -> str | None:
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         return None
-    name = item["name"]
+    name: str = item["name"]
     if any(m.name == name and m.url for m in flow.models):
         return name
     flow.models[:] = [m for m in flow.models if m.name != name]

@@ -68,22 +68,6 @@ class RunState:
         return "exited" if self.exit_code == 0 else "crashed"
 
 
-def run_dir(layout: EnvLayout) -> Path:
-    return layout.state / "run"
-
-
-def _record_path(layout: EnvLayout, name: str) -> Path:
-    return run_dir(layout) / f"{name}.json"
-
-
-def _status_path(layout: EnvLayout, name: str) -> Path:
-    return run_dir(layout) / f"{name}.status.json"
-
-
-def log_path(layout: EnvLayout, name: str) -> Path:
-    return layout.logs / f"{name}.log"
-
-
 # --- start ------------------------------------------------------------------------------------
 def start(env: Env, plan: LaunchPlan) -> RunRecord:
     """Start ``plan`` detached under the supervisor; return its record (does not wait)."""
@@ -93,11 +77,11 @@ def start(env: Env, plan: LaunchPlan) -> RunRecord:
     refuse_if_running(layout, plan.name)
     forget(layout, plan.name)
     prepare(plan)
-    log = log_path(layout, plan.name)
+    log = layout.run_log(plan.name)
     log.parent.mkdir(parents=True, exist_ok=True)
     if log.exists():
         os.replace(log, log.with_name(f"{plan.name}.1.log"))
-    status = _status_path(layout, plan.name)
+    status = layout.run_status(plan.name)
     status.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-I", "-m", "smx.launch.supervise", str(status), "--", *plan.argv]
     with open(log, "ab") as handle:
@@ -106,7 +90,8 @@ def start(env: Env, plan: LaunchPlan) -> RunRecord:
         try:
             proc = subprocess.Popen(argv, cwd=plan.cwd, env=dict(plan.environ.full),
                                     stdin=subprocess.DEVNULL, stdout=handle,
-                                    stderr=subprocess.STDOUT, **_detached())
+                                    stderr=subprocess.STDOUT, creationflags=_new_group(),
+                                    start_new_session=os.name != "nt")
         except OSError as exc:
             raise SubprocessFailed(f"could not start {plan.name}: {exc.strerror}",
                                    code="launch.exec_failed") from None
@@ -114,7 +99,7 @@ def start(env: Env, plan: LaunchPlan) -> RunRecord:
                        health_url=health_url(plan), log=layout.relative(log),
                        started=time.time(), command=plan.command(),
                        proc_start=_proc_start(proc.pid))
-    atomic_write_text(_record_path(layout, plan.name),
+    atomic_write_text(layout.run_record(plan.name),
                       json.dumps(asdict(record), indent=2) + "\n")
     return record
 
@@ -127,12 +112,14 @@ def refuse_if_running(layout: EnvLayout, name: str) -> None:
                          hint=f"stop it first: smx stop {name}", code="launch.already_running")
 
 
-def _detached() -> dict[str, object]:
+def _new_group() -> int:
+    """Windows: the flags that detach the supervisor from this console (POSIX: a new
+    session does, ``start_new_session``)."""
     if os.name == "nt":  # pragma: no cover - Windows
-        flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) | \
+        flags: int = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) | \
             getattr(subprocess, "DETACHED_PROCESS", 0)
-        return {"creationflags": flags}
-    return {"start_new_session": True}
+        return flags
+    return 0
 
 
 def health_url(plan: LaunchPlan) -> str:
@@ -173,7 +160,7 @@ def _tail(layout: EnvLayout, record: RunRecord, lines: int = 8) -> str:
 
 # --- state --------------------------------------------------------------------------------
 def records(layout: EnvLayout) -> list[str]:
-    folder = run_dir(layout)
+    folder = layout.runs
     if not folder.is_dir():
         return []
     return sorted(p.name.removesuffix(".json") for p in folder.glob("*.json")
@@ -182,7 +169,7 @@ def records(layout: EnvLayout) -> list[str]:
 
 def state_of(layout: EnvLayout, name: str, *, probe: bool = True) -> RunState | None:
     try:
-        data = json.loads(_record_path(layout, name).read_text(encoding="utf-8"))
+        data = json.loads(layout.run_record(name).read_text(encoding="utf-8"))
         record = RunRecord(**data)
     except (OSError, ValueError, TypeError):
         return None
@@ -224,14 +211,14 @@ def probe(url: str, timeout: float) -> str:
 
 def _read_status(layout: EnvLayout, name: str) -> dict[str, object]:
     try:
-        data = json.loads(_status_path(layout, name).read_text(encoding="utf-8"))
+        data = json.loads(layout.run_status(name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
 def forget(layout: EnvLayout, name: str) -> None:
-    for path in (_record_path(layout, name), _status_path(layout, name)):
+    for path in (layout.run_record(name), layout.run_status(name)):
         with contextlib.suppress(OSError):
             path.unlink()
 
@@ -320,7 +307,7 @@ def _proc_start(pid: int) -> str | None:
 
 # --- logs -------------------------------------------------------------------------------------
 def read_log(layout: EnvLayout, name: str, *, lines: int | None = None) -> str:
-    path = log_path(layout, name)
+    path = layout.run_log(name)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
@@ -335,7 +322,7 @@ def read_log(layout: EnvLayout, name: str, *, lines: int | None = None) -> str:
 def follow_log(layout: EnvLayout, name: str, *, lines: int | None = None,
                poll: float = 0.25) -> Iterator[str]:
     """The log's text so far, then what the web UI writes, until it ends."""
-    path = log_path(layout, name)
+    path = layout.run_log(name)
     text = read_log(layout, name, lines=lines)
     yield text
     with open(path, "rb") as handle:

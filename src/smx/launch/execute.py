@@ -29,10 +29,10 @@ def prepare(plan: LaunchPlan) -> list[Path]:
     for folder in plan.folders:
         folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for pending in plan.files:
-        if pending.changed:
-            atomic_write_text(pending.path, pending.new)
-            written.append(pending.path)
+    for generated in plan.files:
+        if generated.changed:
+            atomic_write_text(generated.path, generated.new)
+            written.append(generated.path)
     return written
 
 

@@ -57,6 +57,7 @@ from smx.models.partfile import Buffer, Hasher, PartFile, PartState
 from smx.models.ranges import Piece, Plan
 from smx.redact import redact
 from smx.reporter import NullReporter, Reporter
+from smx.words import human_bytes
 
 MiB = 1 << 20
 DEFAULT_CONNECTIONS = 8
@@ -97,6 +98,7 @@ SLICE_SLOW_S = 0.025
 OVERRUN_MARGIN = 64 * 1024
 # Without an announced size, a body may fill at most this share of the disk's free space.
 UNKNOWN_SIZE_DISK_SHARE = 0.9
+UNKNOWN_SIZE = "unknown size"  # how messages show a size the server did not announce
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
@@ -125,6 +127,16 @@ class Downloaded:
     fetched: int  # body bytes received by this run
     resumed_from: int  # bytes that were already on disk
     connections: int
+    steals: int = 0  # piece tails a faster connection took over from a slower one
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """What the connections of one attempt did."""
+
+    connections: int
+    sha256: str  # of the whole file, hashed in file order as it arrived
+    steals: int
 
 
 def free_space(path: Path) -> int:
@@ -171,16 +183,6 @@ def content_disposition_name(value: str | None) -> str | None:
     return name or None
 
 
-def human_size(n: float | None) -> str:
-    if n is None:
-        return "unknown size"
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
 class Transfer:
     def __init__(self, spec: DownloadSpec, cache_dir: Path, client: HttpClient,
                  reporter: Reporter | None = None) -> None:
@@ -201,9 +203,6 @@ class Transfer:
         self._free_at_start = 0
         self._worthless = False  # the bytes on disk must not be resumed (an overrun body)
         self._parallel = False  # more than one connection: keep them alive between pieces
-        self._digest: str | None = None
-        self.reread = 0  # bytes the hasher read back from the page cache
-        self.steals = 0  # tails taken over from slower connections
         self.waited_for_buffers = 0.0  # seconds connections waited for the hasher to free one
 
     # -- entry point --
@@ -231,9 +230,9 @@ class Transfer:
         if len(cuts) == len(restarts):
             raise NetworkError(
                 f"{self.spec.label}: the connection dropped before the end on each of "
-                f"{len(cuts)} tries (the last at {human_size(cuts[-1])} of "
-                f"{human_size(state.size or self.spec.size)}), and this server cannot "
-                "resume a download (it ignores Range), so every try started from zero",
+                f"{len(cuts)} tries (the last at {human_bytes(cuts[-1])} of "
+                f"{human_bytes(state.size or self.spec.size, UNKNOWN_SIZE)}), and this server "
+                "cannot resume a download (it ignores Range), so every try started from zero",
                 hint="run the same command again on a steadier connection, or use a mirror "
                      "of the file that supports resuming")
         raise NetworkError(f"{self.spec.label}: the server kept changing the file while it "
@@ -257,12 +256,12 @@ class Transfer:
                 if resumed_from and ranges_ok:
                     self.reporter.info(f"{self.spec.label}: resuming at "
                                        f"{100 * resumed_from // max(1, size or 1)}% "
-                                       f"({human_size(resumed_from)} already downloaded)")
+                                       f"({human_bytes(resumed_from)} already downloaded)")
                 elif not ranges_ok:
                     resumed_from = 0
                 self._check_disk((size or 0) - state.extents.total())
                 state.save(self.state_path)
-                connections = self._run_workers(state, file, probe, piece, size, ranges_ok)
+                fetched = self._run_workers(state, file, probe, piece, size, ranges_ok)
                 os.fsync(file.fd)
             finally:
                 file.close()
@@ -270,8 +269,9 @@ class Transfer:
             if self._worthless or not state.extents.total():
                 self._discard()  # nothing worth resuming: leave nothing behind
             raise
-        return self._finish_verified(state, resumed_from=resumed_from, connections=connections,
-                                     digest=self._digest)
+        return self._finish_verified(state, resumed_from=resumed_from,
+                                     connections=fetched.connections, digest=fetched.sha256,
+                                     steals=fetched.steals)
 
     # -- the first request decides everything: size, ranges, ETag, final URL --
     def _probe(self, state: PartState, file: PartFile
@@ -409,7 +409,7 @@ class Transfer:
         if free < need:
             raise DiskSpaceError(
                 f"not enough free disk space for {self.spec.label}: it needs "
-                f"{human_size(need)}, {human_size(free)} free in {self.cache_dir}",
+                f"{human_bytes(need)}, {human_bytes(free)} free in {self.cache_dir}",
                 hint="free some space (or move the environment to a bigger disk), then run "
                      "the same command again")
 
@@ -426,13 +426,13 @@ class Transfer:
         _cap, announced = self._body_cap(state)
         if announced is not None:
             return RemoteError(
-                f"{self.spec.label}: the server sent more than announced ({human_size(at)} "
-                f"and counting, for a file of {human_size(announced)}); smx stopped reading, "
-                "deleted the download and placed nothing",
+                f"{self.spec.label}: the server sent more than announced ({human_bytes(at)} "
+                f"and counting, for a file of {human_bytes(announced, UNKNOWN_SIZE)}); smx stopped "
+                "reading, deleted the download and placed nothing",
                 hint="the URL or the server is wrong (it sends something else, or without "
                      "end); check the URL or try again later", code="remote.oversized")
         return RemoteError(
-            f"{self.spec.label}: the server sent {human_size(at)} without saying how large the "
+            f"{self.spec.label}: the server sent {human_bytes(at)} without saying how large the "
             "file is, and more would nearly fill the disk; smx stopped reading, deleted the "
             "download and placed nothing",
             hint="check the URL; if the file really is that large, free some space and run "
@@ -440,7 +440,7 @@ class Transfer:
 
     # -- workers --
     def _run_workers(self, state: PartState, file: PartFile, probe: Response, first: Piece,
-                     size: int | None, ranges_ok: bool) -> int:
+                     size: int | None, ranges_ok: bool) -> _Fetched:
         plan = Plan()
         plan.start(first)
         count = 1
@@ -541,7 +541,6 @@ class Transfer:
             if not self._worthless:
                 state.save(self.state_path)
             raise
-        self.steals = plan.steals
         if errors:
             hasher.abort()
             hasher.join()
@@ -558,9 +557,7 @@ class Transfer:
         if hasher.done != state.size:
             raise NetworkError(f"{self.spec.label}: the download ended at {hasher.done} of "
                                f"{state.size} bytes", hint="run the same command again")
-        self._digest = hasher.sha.hexdigest()
-        self.reread = hasher.reread
-        return used
+        return _Fetched(connections=used, sha256=hasher.sha.hexdigest(), steals=plan.steals)
 
     def _fetch(self, plan: Plan, piece: Piece, file: PartFile, state: PartState,
                hasher: Hasher, free: queue.SimpleQueue[Buffer], response: Response | None,
@@ -596,7 +593,7 @@ class Transfer:
                     if self.stop.is_set():
                         raise _Stopped from None
                     if not ranges_ok:  # no ranges: the only way on is from zero
-                        raise _Restart(f"{self._why(exc)} at {human_size(piece.pos)} and this "
+                        raise _Restart(f"{self._why(exc)} at {human_bytes(piece.pos)} and this "
                                        "server cannot resume", cut_at=piece.pos) from None
                     if piece.pos > before:
                         streak.restart()
@@ -608,7 +605,7 @@ class Transfer:
                         raise self.client.error(exc, self.final_url, self.spec.label,
                                                 streak=streak, body=True) from None
                     self.client.pause(wait, f"{self.spec.label}: {self._why(exc)} at "
-                                            f"{human_size(piece.pos)}", streak)
+                                            f"{human_bytes(piece.pos)}", streak)
                 finally:
                     with self._active_lock:
                         self._active.discard(response)
@@ -698,8 +695,8 @@ class Transfer:
                 if exc.errno in _DISK_FULL:
                     raise DiskSpaceError(
                         f"the disk filled up while downloading {self.spec.label} "
-                        f"({human_size(state.extents.total())} of "
-                        f"{human_size(state.size)} done)",
+                        f"({human_bytes(state.extents.total())} of "
+                        f"{human_bytes(state.size, UNKNOWN_SIZE)} done)",
                         hint="the partial download is kept in Data/Cache/downloads; free some "
                              "space and run the same command again to resume") from None
                 raise
@@ -739,7 +736,7 @@ class Transfer:
 
     # -- the end: verify, record --
     def _finish_verified(self, state: PartState, *, resumed_from: int, connections: int,
-                         digest: str | None = None) -> Downloaded:
+                         digest: str | None = None, steals: int = 0) -> Downloaded:
         digest = digest or state.digest
         assert digest is not None
         size = state.size if state.size is not None else 0
@@ -772,7 +769,7 @@ class Transfer:
         state.save(self.state_path)
         return Downloaded(path=self.part, size=size, sha256=digest, filename=state.filename,
                           fetched=self.fetched, resumed_from=resumed_from,
-                          connections=connections)
+                          connections=connections, steals=steals)
 
     def _discard(self) -> None:
         self.part.unlink(missing_ok=True)

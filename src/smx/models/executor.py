@@ -5,48 +5,23 @@ A model is fetched when it is not in the lock, when its smx.toml entry no longer
 lock, when its file is missing (or has the wrong size), or when ``--upgrade`` names it. A lock
 that still matches smx.toml is reused as is (its pinned version/revision/SHA-256, URL derived
 from the configured endpoint), so `smx sync` rebuilds exactly what was locked; ``--frozen``
-refuses anything else. Each step records the model in smx.lock only after the file is in place.
+refuses anything else (smx.agreement, before planning). Each step records the model in smx.lock
+only after the file is in place.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 
 from smx import diskstate
+from smx.agreement import model_fits
 from smx.catalog.model_kinds import KINDS_BY_NAME, kind_for_folder
 from smx.environment.lock import LockedModel
-from smx.environment.manifest import ModelSpec
 from smx.errors import ChecksumMismatch, ConfigError, NotFound
 from smx.models import store
-from smx.models.refs import CivitaiRef, HfRef, LocalRef, UrlRef, parse_model_ref
-from smx.sync import Step, SyncContext
-
-# ctx.options.extra keys this executor reads and writes
-RESOLVED = "models.resolved"  # name -> ResolvedFile already resolved by the command
-OUTCOMES = "models.outcomes"  # name -> PullOutcome, for the command's report
-ALLOW_UNSAFE = "allow_unsafe"
-CONNECTIONS = "connections"
-
-
-@dataclass
-class PullOutcome:
-    name: str
-    action: str  # downloaded | present | linked | registered | adopted | removed | kept
-    path: str | None  # relative to the env
-    kind: str | None = None
-    base_model: str | None = None
-    size: int | None = None
-    sha256: str | None = None
-    source: str | None = None
-    fetched: int = 0  # bytes fetched by this run
-    resumed_from: int = 0
-    linked_to: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    beside: str | None = None  # added next to this entry, which keeps another version
-    replaced: str | None = None  # the source this entry held before --replace
+from smx.models.outcome import PullOutcome
+from smx.models.refs import LocalRef, parse_model_ref
+from smx.steps import Step, SyncContext
 
 
 class ModelExecutor:
@@ -58,16 +33,12 @@ class ModelExecutor:
         for name, spec in env.manifest.models.items():
             locked = env.lock.models.get(name)
             wants_upgrade = upgrade is not None and (not upgrade or name in upgrade)
-            matches = locked is not None and satisfies(spec, locked)
-            fresh = options.extra.get(RESOLVED, {}).get(name)
+            matches = locked is not None and model_fits(spec, locked)
+            fresh = options.resolved.get(name)
             if fresh is not None and locked is not None and fresh.source != locked.source:
                 wants_upgrade = True  # `model pull` found a newer file than the lock's
-            if options.frozen and not matches:
-                raise ConfigError(
-                    f"smx.toml model {name!r} " + ("is not in smx.lock" if locked is None
-                                                  else "no longer matches smx.lock"),
-                    hint="run `smx lock` (or `smx sync` without --frozen) to update smx.lock")
-            if matches and not wants_upgrade and store.present(env.layout, locked):
+            if locked is not None and matches and not wants_upgrade and store.present(
+                    env.layout, locked):
                 why = diskstate.distrust(env.layout, locked, records)
                 if why is None:
                     continue
@@ -101,48 +72,12 @@ class ModelExecutor:
         return steps
 
 
-# --- does the lock still say what smx.toml asks? ---------------------------------------------
-def satisfies(spec: ModelSpec, locked: LockedModel) -> bool:
-    if spec.kind is not None and spec.kind != locked.kind:
-        return False
-    if spec.sha256 is not None and spec.sha256 != locked.sha256:
-        return False
-    if spec.filename is not None and spec.filename != locked.filename:
-        return False
-    try:
-        ref = parse_model_ref(spec.source)
-    except Exception:  # a bad source is reported by the manifest check, not here
-        return False
-    if isinstance(ref, CivitaiRef):
-        ids = locked.civitai
-        if not ids:
-            return False
-        if ref.model_id is not None and ref.model_id != ids.get("model_id"):
-            return False
-        if ref.version_id is not None and ref.version_id != ids.get("version_id"):
-            return False
-        return spec.file is None or spec.file.lower() in (
-            locked.filename.lower(), str(ids.get("file_id")), str(ids.get("file", "")).lower())
-    if isinstance(ref, HfRef):
-        hf = locked.hf
-        if not hf or hf.get("repo") != ref.repo or hf.get("path") != ref.path:
-            return False
-        wanted = ref.revision
-        if wanted is None:
-            return not hf.get("ref")
-        return wanted in (hf.get("ref"), hf.get("revision"))
-    if isinstance(ref, UrlRef):
-        return locked.url == ref.url
-    if isinstance(ref, LocalRef):
-        return locked.source == str(ref)
-    return False
-
-
 # --- steps -----------------------------------------------------------------------------------
 def pull_model(ctx: SyncContext, *, name: str) -> None:
     from smx.models.pulling import Puller
 
     Puller(ctx, name).run()
+    ctx.work_done()
     _checked(ctx, name)
 
 
@@ -167,7 +102,8 @@ def remove_model(ctx: SyncContext, *, name: str) -> None:
     locked = env.lock.models.get(name)
     if locked is None:
         return
-    outcomes = ctx.options.extra.setdefault(OUTCOMES, {})
+    ctx.work_done()  # a removal: smx.toml first, so a kill -9 cannot bring the entry back
+    outcomes = ctx.outcomes.models
     path = store.locked_path(env.layout, locked)
     rel = path.relative_to(env.root).as_posix() if path is not None else None
     if locked.source.startswith("local:"):
@@ -200,8 +136,7 @@ def check_local(ctx: SyncContext, *, name: str) -> None:
     if kind is None or kind not in KINDS_BY_NAME:
         raise ConfigError(f"models.{name}: {ref.folder!r} is not a store folder smx knows",
                           hint="add kind = \"...\" to the entry")
-    path = env.layout.inside(env.layout.models / ref.path, env.layout.models,
-                             what="local: model file")
+    path = env.layout.store_file(ref.path)
     if not path.is_file():
         raise NotFound(f"model {name} ({spec.source}) is not in the store: {path}",
                        hint="local: models exist only on disk and cannot be downloaded; copy "
@@ -218,7 +153,7 @@ def check_local(ctx: SyncContext, *, name: str) -> None:
     from smx.models.headers import file_verdict
 
     allowed = safety.scan_for_code(path, ref.filename, sha256=digest,
-                                   allow_unsafe=bool(ctx.options.extra.get(ALLOW_UNSAFE)))
+                                   allow_unsafe=ctx.options.allow_unsafe)
     if allowed:
         ctx.reporter.warn(f"{name}: recorded despite what the pickle scan refuses "
                           f"({', '.join(allowed[:3])}) because of --allow-unsafe")
@@ -229,15 +164,9 @@ def check_local(ctx: SyncContext, *, name: str) -> None:
     env.lock.models[name] = LockedModel(name=name, source=str(ref), kind=kind,
                                         filename=ref.filename, size=path.stat().st_size,
                                         sha256=digest, base_model=base)
-    ctx.options.extra.setdefault(OUTCOMES, {})[name] = PullOutcome(
-        name, "present", (Path("Data/Models") / ref.path).as_posix(), kind=kind,
+    ctx.outcomes.models[name] = PullOutcome(
+        name, "present", path.relative_to(env.root).as_posix(), kind=kind,
         base_model=base, size=path.stat().st_size, sha256=digest, source=str(ref))
+    ctx.work_done()
     diskstate.remember(env.layout, name, env.lock.models[name])
-
-
-def cache_key(source: str, sha256: str | None) -> str:
-    """The .part name: the SHA-256 when known (any source of the same bytes resumes it)."""
-    if sha256:
-        return sha256
-    return "url-" + hashlib.sha256(source.encode()).hexdigest()[:32]
 

@@ -68,6 +68,11 @@ class BodyCutShort(Exception):
     """The body ended before the bytes the response promised (or the caller asked for)."""
 
 
+def body_errors() -> tuple[type[BaseException], ...]:
+    """What reading a response body raises when the connection fails (not a bug)."""
+    return httpx.TransportError, BodyCutShort, OSError
+
+
 # Failures worth another try: the connection dropped, stalled or was cut short. A connection
 # that could not be opened at all is judged by its cause (see ``is_retryable``).
 RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -163,7 +168,7 @@ class RetryPolicy:
 
     def backoff(self, failures: int) -> float:
         """Seconds to wait after the ``failures``-th consecutive failure (1, 2, 4 … ≤ cap)."""
-        delay = min(self.cap_s, self.base_s * (2 ** max(0, failures - 1)))
+        delay = min(self.cap_s, self.base_s * (2.0 ** max(0, failures - 1)))
         return delay * (0.75 + random.random() * 0.5)  # jitter: clients do not retry in step
 
     def sleep(self, seconds: float) -> None:
@@ -258,7 +263,8 @@ class Response:
         self._reuse = False  # read through h11 so that the connection can serve the next one
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        return self.headers.get(name, default)
+        value: str | None = self.headers.get(name, default)
+        return value
 
     def _next_chunk(self) -> memoryview | None:
         if self._chunks is None:
@@ -552,9 +558,9 @@ class HttpClient:
         response = self.request(url, headers={"Accept": "application/json"}, what=what)
         try:
             body = response.read()
-        except (httpx.TransportError, BodyCutShort, OSError) as exc:  # RETRYABLE_ERRORS and more
+        except body_errors() as exc:  # RETRYABLE_ERRORS and more
             response.close()
-            raise self.error(exc, url, what, body=True) from None
+            raise self.error(exc, url, what, body=True) from exc
         response.close()
         response.body = body  # type: ignore[attr-defined]
         if response.status != 200:

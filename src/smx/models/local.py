@@ -9,17 +9,17 @@ reached: a file found there becomes that Civitai version (models/identify.py).
 
 from __future__ import annotations
 
+from smx.apply import apply
 from smx.catalog.model_kinds import KINDS_BY_NAME, STORE_FOLDERS, kind_for_folder
 from smx.environment import manifest
 from smx.environment.env import Env
 from smx.errors import NotFound, UsageError
 from smx.models.classify import describe_mismatch
-from smx.models.executor import ALLOW_UNSAFE, OUTCOMES, PullOutcome
 from smx.models.headers import file_verdict
+from smx.models.outcome import PullOutcome
 from smx.models.refs import LocalRef, parse_model_ref
 from smx.reporter import Reporter
-from smx.sync import SyncOptions, sync
-from smx.transaction import env_transaction
+from smx.steps import SyncOptions
 
 
 def check_folder(ref: LocalRef, kind: str | None) -> str:
@@ -45,13 +45,14 @@ def register(env: Env, ref: LocalRef, *, name: str | None, default_name: str,
     """Add ``ref`` to smx.toml under ``name`` (else ``default_name``) and record it (after the
     pickle scan, which ``allow_unsafe`` overrides)."""
     folder_kind = check_folder(ref, kind)
-    path = env.layout.models / ref.path
+    path = env.layout.store_file(ref.path)
     if not path.is_file():
         raise NotFound(f"there is no file {ref.path} in Data/Models",
                        hint=f"copy the model to {path} first, then run the same command "
                             "(local: registers a file placed by hand; to download one, pull "
                             "its civitai:, hf: or https:// source)",
                        code="model.local_missing")
+    shown = path.relative_to(env.root).as_posix()  # Data/Models/FOLDER/FILE
     existing = next((n for n, spec in env.manifest.models.items()
                      if _is(spec.source, ref)), None)
     if existing is None and name is None:
@@ -62,7 +63,7 @@ def register(env: Env, ref: LocalRef, *, name: str | None, default_name: str,
         if owner is not None:  # registered before, and identified since
             locked = env.lock.models[owner]
             reporter.info(f"{ref.path} is already model {owner} ({locked.source})")
-            return PullOutcome(owner, "present", f"Data/Models/{ref.path}", kind=locked.kind,
+            return PullOutcome(owner, "present", shown, kind=locked.kind,
                                base_model=locked.base_model, size=locked.size,
                                sha256=locked.sha256, source=locked.source)
     name = name or existing or default_name
@@ -76,20 +77,18 @@ def register(env: Env, ref: LocalRef, *, name: str | None, default_name: str,
         warning = describe_mismatch(ref.filename, folder_kind, verdict)
         if warning:
             reporter.warn(warning)
-    with env_transaction(env):
-        if current is None:
-            def change(doc: object) -> None:
-                manifest.table_for(doc, "models")[name] = manifest.inline(
-                    {"source": str(ref), "kind": None})
 
-            env.manifest = manifest.edit(env.layout.manifest, change)
-        options = SyncOptions(only={name}, areas={"model"}, prune=False,
-                              extra={ALLOW_UNSAFE: allow_unsafe})
-        sync(env, options, reporter)
-    outcome = options.extra.get(OUTCOMES, {}).get(name)
+    def change(doc: object) -> None:
+        manifest.table_for(doc, "models")[name] = manifest.inline(
+            {"source": str(ref), "kind": None})
+
+    result = apply(env, change if current is None else None,
+                   SyncOptions(only={name}, areas={"model"}, prune=False,
+                               allow_unsafe=allow_unsafe), reporter)
+    outcome = result.outcomes.models.get(name)
     locked = env.lock.models[name]
     if outcome is None:
-        outcome = PullOutcome(name, "present", f"Data/Models/{ref.path}", kind=locked.kind,
+        outcome = PullOutcome(name, "present", shown, kind=locked.kind,
                               base_model=locked.base_model, size=locked.size,
                               sha256=locked.sha256, source=locked.source)
     outcome.action = "present" if current is not None else "registered"

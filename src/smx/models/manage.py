@@ -1,34 +1,29 @@
-"""`smx model pull` / `smx model remove` as core operations: edit smx.toml, then sync that model.
+"""`smx model pull` / `smx model remove` as core operations: edit smx.toml, then sync that model
+(smx.apply).
 
-Both run inside :func:`smx.transaction.env_transaction`: when anything fails (a 401, a checksum
-mismatch, Ctrl-C) smx.toml and smx.lock are restored byte for byte; a partial download stays in
-Data/Cache/downloads and the next attempt resumes it.
+All or nothing: when anything fails (a 401, a checksum mismatch, Ctrl-C) smx.toml and smx.lock
+are as they were; a partial download stays in Data/Cache/downloads and the next attempt resumes
+it. The new entry is written only once its file is in place.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from smx.apply import apply
 from smx.catalog.model_kinds import KIND_NAMES
 from smx.environment import manifest
 from smx.environment.env import Env
 from smx.environment.manifest import NAME_RE, SHA256_RE, ModelSpec
 from smx.errors import NotFound, UsageError
-from smx.models.executor import (
-    ALLOW_UNSAFE,
-    CONNECTIONS,
-    OUTCOMES,
-    RESOLVED,
-    PullOutcome,
-)
+from smx.models.outcome import PullOutcome
 from smx.models.refs import CivitaiRef, HfRef, LocalRef, ModelRef, UrlRef, parse_model_ref
-from smx.models.settings import shared
+from smx.models.settings import told
 from smx.models.sources import ResolvedFile, resolve
 from smx.reporter import Reporter
-from smx.sync import SyncOptions, sync
-from smx.transaction import env_transaction
+from smx.steps import SyncOptions
 
 if TYPE_CHECKING:
     from smx.models.http import HttpClient
@@ -128,8 +123,7 @@ def pull(env: Env, req: PullRequest, reporter: Reporter) -> PullOutcome:
     if isinstance(ref, UrlRef) and ref.url.lower().startswith("http://"):
         reporter.warn(f"{ref.url} is plain http://: the download is unencrypted, so anyone on "
                       "the way can read or alter it; use https:// if the server offers it")
-    extra: dict[str, Any] = {}
-    svc = shared(extra, env.manifest.sources, reporter.warn)
+    svc = told(env.manifest.sources, reporter.warn)
     client = svc.client(on_retry=reporter.info)
     try:
         reporter.info(f"resolving {req.ref} …")
@@ -143,18 +137,15 @@ def pull(env: Env, req: PullRequest, reporter: Reporter) -> PullOutcome:
     if place.beside is not None:
         entry["filename"] = _beside_filename(env, place, kind, resolved) or entry["filename"]
     name, current = place.name, place.current
-    with env_transaction(env):
-        if current is None or _differs(current, entry):
-            def change(doc: object) -> None:
-                models = manifest.table_for(doc, "models")
-                models[name] = manifest.inline(entry)
 
-            env.manifest = manifest.edit(env.layout.manifest, change)
-        options = SyncOptions(only={name}, areas={"model"}, prune=False, extra={
-            **extra, RESOLVED: {name: resolved}, ALLOW_UNSAFE: req.allow_unsafe,
-            CONNECTIONS: req.connections})
-        sync(env, options, reporter)
-    outcome = options.extra.get(OUTCOMES, {}).get(name)
+    def change(doc: object) -> None:
+        manifest.table_for(doc, "models")[name] = manifest.inline(entry)
+
+    result = apply(env, change if current is None or _differs(current, entry) else None,
+                   SyncOptions(only={name}, areas={"model"}, prune=False,
+                               resolved={name: resolved}, allow_unsafe=req.allow_unsafe,
+                               connections=req.connections, services=svc), reporter)
+    outcome = result.outcomes.models.get(name)
     if outcome is None:  # the lock already had it and the file is in place
         locked = env.lock.models[name]
         outcome = PullOutcome(name, "present", None, kind=locked.kind,
@@ -329,15 +320,14 @@ def remove(env: Env, names: list[str], reporter: Reporter) -> list[PullOutcome]:
         raise NotFound(f"no model named {missing[0]!r} in smx.toml",
                        hint=f"did you mean {close[0]!r}?" if close else
                        "see `smx model list`", code="model.unknown")
-    with env_transaction(env):
-        def change(doc: object) -> None:
-            models = manifest.table_for(doc, "models")
-            for name in names:
-                if name in models:
-                    del models[name]
 
-        env.manifest = manifest.edit(env.layout.manifest, change)
-        options = SyncOptions(only=set(names), areas={"model"}, prune=True)
-        sync(env, options, reporter)
-    outcomes = options.extra.get(OUTCOMES, {})
+    def change(doc: object) -> None:
+        models = manifest.table_for(doc, "models")
+        for name in names:
+            if name in models:
+                del models[name]
+
+    result = apply(env, change, SyncOptions(only=set(names), areas={"model"}, prune=True),
+                   reporter)
+    outcomes = result.outcomes.models
     return [outcomes.get(n, PullOutcome(n, "removed", None)) for n in names]

@@ -111,7 +111,7 @@ def _cached_json(client: HttpClient, url: str, what: str, refresh: bool,
         hit = apicache.load(CACHE, url, CACHE_S)
         if isinstance(hit, dict):
             return hit
-    data = on_error(client, url, what)
+    data: dict[str, Any] = on_error(client, url, what)
     apicache.store(CACHE, url, data)
     return data
 

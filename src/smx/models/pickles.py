@@ -29,6 +29,7 @@ scanned like a file of its own.
 from __future__ import annotations
 
 import pickletools
+import struct
 import tarfile
 import zipfile
 from collections import Counter
@@ -262,8 +263,8 @@ def _walk(handle: IO[bytes], result: PickleScan) -> list[int]:
             op, arg, pos = next(ops)
         except StopIteration:
             raise _Unreadable(handle.tell() - base, "ends without STOP") from None
-        except Exception as exc:  # pickletools raises ValueError and friends on bad bytes
-            raise _Unreadable(handle.tell() - base, str(exc) or type(exc).__name__) from None
+        except (ValueError, EOFError, OverflowError, struct.error) as exc:  # bad bytes
+            raise _Unreadable(handle.tell() - base, str(exc) or type(exc).__name__) from exc
         offset = (pos or 0) - base
         name = op.name
         number = arg if isinstance(arg, int) else 0  # the integer argument, where there is one

@@ -3,28 +3,29 @@ record in smx.lock. Used by `smx model pull` and `smx sync` alike (models/execut
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from smx import diskstate
+from smx.agreement import model_fits
 from smx.environment.lock import LockedModel
-from smx.errors import ChecksumMismatch, ConfigError, IntegrityError, UnsafeFile, UsageError
+from smx.errors import ChecksumMismatch, IntegrityError, UnsafeFile, UsageError
 from smx.models import safety, store
 from smx.models.classify import Verdict, decide_kind
-from smx.models.download import DownloadSpec, discard_partial, download, human_size
-from smx.models.executor import (
-    ALLOW_UNSAFE,
-    CONNECTIONS,
-    OUTCOMES,
-    RESOLVED,
-    PullOutcome,
-    cache_key,
-    satisfies,
-)
+from smx.models.download import DownloadSpec, discard_partial, download
 from smx.models.kinds import base_family, family_from_filename
+from smx.models.outcome import PullOutcome
 from smx.models.refs import parse_model_ref
-from smx.models.settings import shared
 from smx.models.sources import ResolvedFile, from_lock, resolve
-from smx.sync import SyncContext
+from smx.steps import SyncContext
+from smx.words import human_bytes
+
+
+def cache_key(source: str, sha256: str | None) -> str:
+    """The .part name: the SHA-256 when known (any source of the same bytes resumes it)."""
+    if sha256:
+        return sha256
+    return "url-" + hashlib.sha256(source.encode()).hexdigest()[:32]
 
 
 class Puller:
@@ -34,23 +35,20 @@ class Puller:
         self.name = name
         self.spec = ctx.env.manifest.models[name]
         self.locked = ctx.env.lock.models.get(name)
-        self.extra = ctx.options.extra
+        self.options = ctx.options
         self.reporter = ctx.reporter
-        self.services = shared(ctx.options.extra, ctx.env.manifest.sources, ctx.reporter.warn)
+        self.services = ctx.services()
         self.warnings: list[str] = []
 
     # --- which file --------------------------------------------------------------------------
     def _resolved(self) -> ResolvedFile:
-        given = self.extra.get(RESOLVED, {}).get(self.name)
+        given = self.options.resolved.get(self.name)
         if given is not None:
             return given
-        upgrade = self.ctx.options.upgrade
+        upgrade = self.options.upgrade
         wants_upgrade = upgrade is not None and (not upgrade or self.name in upgrade)
-        if self.locked is not None and satisfies(self.spec, self.locked) and not wants_upgrade:
+        if self.locked is not None and model_fits(self.spec, self.locked) and not wants_upgrade:
             return from_lock(self.locked, services=self.services)
-        if self.ctx.options.frozen:
-            raise ConfigError(f"smx.toml model {self.name!r} does not match smx.lock",
-                              hint="run `smx lock` or sync without --frozen")
         self.reporter.info(f"resolving {self.spec.source} …")
         return resolve(parse_model_ref(self.spec.source), services=self.services,
                        client=self.client, file=self.spec.file, sha256=self.spec.sha256)
@@ -70,7 +68,7 @@ class Puller:
                 f"announces {resolved.sha256}; nothing was downloaded",
                 hint="update or drop sha256 in smx.toml if the new file is the one you want")
         resolved.sha256 = resolved.sha256 or self.spec.sha256
-        allow_unsafe = bool(self.extra.get(ALLOW_UNSAFE))
+        allow_unsafe = self.options.allow_unsafe
         if resolved.source_scan == "Danger" and not allow_unsafe:
             raise UnsafeFile(f"Civitai's own scan flags {resolved.title} as dangerous; it was "
                              "not downloaded",
@@ -85,12 +83,12 @@ class Puller:
         spec = DownloadSpec(url=resolved.url, key=cache_key(resolved.source, resolved.sha256),
                             label=f"{self.name} ({filename})", size=resolved.size,
                             sha256=resolved.sha256, size_exact=resolved.size_exact,
-                            connections=self.extra.get(CONNECTIONS),
+                            connections=self.options.connections,
                             on_http_error=resolved.on_http_error,
                             check_hops=resolved.check_hops)
         if resolved.size:
             self.reporter.info(f"downloading {resolved.title} ({kind}, "
-                               f"{human_size(resolved.size)})")
+                               f"{human_bytes(resolved.size)})")
         got = download(spec, self.env.layout.downloads, self.client, self.reporter)
         if resolved.service == "url" and not self.spec.filename and got.filename:
             filename = store.sanitize_filename(got.filename, filename)
@@ -167,7 +165,7 @@ class Puller:
         """What may enter the store (safety.inspect), for every way a file gets there. A file
         the checks cannot make sense of still goes in when the user vouched for its exact
         bytes: --allow-unsafe together with a matching --sha256."""
-        allow_unsafe = bool(self.extra.get(ALLOW_UNSAFE))
+        allow_unsafe = self.options.allow_unsafe
         try:
             facts = safety.inspect(path, filename, allow_unsafe=allow_unsafe, sha256=sha256)
         except UnsafeFile:
@@ -236,7 +234,7 @@ class Puller:
 
     def _outcome(self, action: str, target: Path, **more: object) -> None:
         locked = self.env.lock.models[self.name]
-        self.extra.setdefault(OUTCOMES, {})[self.name] = PullOutcome(
+        self.ctx.outcomes.models[self.name] = PullOutcome(
             name=self.name, action=action,
             path=target.relative_to(self.env.root).as_posix(), kind=locked.kind,
             base_model=locked.base_model, size=locked.size, sha256=locked.sha256,

@@ -18,7 +18,7 @@ import ipaddress
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from smx.environment.manifest import SourceSettings
@@ -124,17 +124,10 @@ def services(sources: SourceSettings | None = None) -> Services:
                     notices=tuple(n for n in (civitai_note, hf_note) if n is not None))
 
 
-SHARED = "models.services"  # SyncOptions.extra key: one Services per command
-
-
-def shared(extra: dict[str, Any], sources: SourceSettings | None,
-           warn: Callable[[str], None]) -> Services:
-    """The command's Services (made once, its notices said once, however many models)."""
-    found = extra.get(SHARED)
-    if isinstance(found, Services):
-        return found
+def told(sources: SourceSettings | None, warn: Callable[[str], None]) -> Services:
+    """:func:`services`, with its notices said (a command makes them once, however many
+    models it handles)."""
     made = services(sources)
-    extra[SHARED] = made
     for notice in made.notices:
         warn(notice)
     return made

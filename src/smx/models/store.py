@@ -16,7 +16,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smx.catalog.model_kinds import KINDS_BY_NAME
 from smx.environment.env import Env
 from smx.environment.layout import EnvLayout
 from smx.environment.lock import Lock, LockedModel
@@ -30,9 +29,7 @@ def model_path(layout: EnvLayout, kind: str, filename: str) -> Path:
 
 
 def locked_path(layout: EnvLayout, locked: LockedModel) -> Path | None:
-    if locked.kind not in KINDS_BY_NAME:
-        return None
-    return model_path(layout, locked.kind, locked.filename)
+    return layout.locked_model_file(locked)
 
 
 def present(layout: EnvLayout, locked: LockedModel) -> bool:

@@ -38,7 +38,7 @@ def plan(steps: list[Step], ctx: SyncContext) -> list[Step]:
             last[owner] = index
     for name in ctx.env.manifest.packages:
         in_scope = options.only is None or name in options.only
-        if name not in last and in_scope and guard.pending(layout, name):
+        if name not in last and in_scope and guard.unchecked(layout, name):
             last[name] = max((i for i, s in enumerate(steps)
                               if s.area in ("package", "extension")), default=-1)
     out = list(steps)
@@ -84,13 +84,13 @@ def guard_extension(ctx: SyncContext, package: str, folder: str, path: Path | No
 def _begin(ctx: SyncContext, package: str) -> tuple[guard.PackageGuard | None, bool]:
     """The package's guard (and whether this call made it); None when the package is not
     installed yet (a fresh install has no state before to go back to)."""
-    from smx.packages.installer import is_installed
+    from smx.packages.marker import is_installed
 
     env = ctx.env
     ctx.checks.changed(package)
     if not is_installed(env.layout, env.lock.packages.get(package)):
         return None, False
-    created = not guard.pending(env.layout, package)
+    created = not guard.unchecked(env.layout, package)
     return guard.begin(env, package, ctx.reporter), created
 
 

@@ -13,8 +13,8 @@ Decisions per ``[packages.NAME]``:
   update to the locked commit (requirements again, ``freeze`` recorded anew);
 - lock entry, but the disk does not match it (interrupted run, deleted venv) -> install at
   the locked commit (repair);
-- ``frozen``: exactly the lock's commit and package list; a missing or disagreeing lock
-  entry is an error.
+- ``frozen``: exactly the lock's commit and package list (a missing or disagreeing lock
+  entry was refused before planning: smx.agreement).
 A lock entry whose package left smx.toml is removed (``prune``).
 """
 
@@ -23,22 +23,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from smx.agreement import package_fits
 from smx.environment.lock import LockedPackage
-from smx.errors import ConfigError
+from smx.fsutil import remove_path
 from smx.packages import git
 from smx.packages.checking import guard_package
-from smx.packages.installer import (
-    Marker,
-    PackageInstaller,
-    Target,
-    is_installed,
-    requirements_sha256,
-    trash_dir,
-)
-from smx.packages.pending import write_pending
+from smx.packages.installer import PackageInstaller
+from smx.packages.marker import Marker, is_installed
+from smx.packages.target import Target, requirements_sha256
 from smx.packages.venv import Venv
-from smx.redact import redact
-from smx.sync import Step, SyncContext
+from smx.steps import Step, SyncContext
 
 
 class PackageExecutor:
@@ -59,7 +53,7 @@ class PackageExecutor:
                     steps.append(Step("package", name, "remove",
                                       f"no longer in smx.toml: delete Data/Packages/{name}",
                                       run=_remove(name), package=name))
-            for leftover in sorted(_removal_leftovers(ctx)):
+            for leftover in sorted(env.layout.package_trash_names()):
                 steps.append(Step("package", leftover, "remove",
                                   "finish an interrupted removal", run=_clean_trash(leftover),
                                   package=leftover))
@@ -68,15 +62,7 @@ class PackageExecutor:
     def _plan_one(self, ctx: SyncContext, target: Target,
                   locked: LockedPackage | None) -> Step | None:
         layout, options, name = ctx.env.layout, ctx.options, target.name
-        same_source = locked is not None and locked.git == redact(target.git_url) \
-            and locked.ref == target.ref
-        if options.frozen:
-            if locked is None or not same_source:
-                what = "has no entry" if locked is None else "disagrees with smx.toml"
-                raise ConfigError(f"smx.lock {what} for package {name!r}",
-                                  hint="run `smx sync` (without --frozen) to update smx.lock, "
-                                       "then commit both files")
-            assert locked is not None
+        if options.frozen and locked is not None:  # (smx.agreement: it fits)
             if is_installed(layout, locked):
                 return None
             return Step("package", name, "install", f"{locked.commit[:12]} (frozen)",
@@ -84,7 +70,7 @@ class PackageExecutor:
         if locked is None:
             return Step("package", name, "install", f"{target.git_url} @ {target.ref}",
                         run=_install(target), package=name)
-        if not same_source:
+        if not package_fits(target, locked):
             return Step("package", name, "update",
                         f"{locked.ref or locked.commit[:12]} -> {target.ref}",
                         run=_update(target), package=name)
@@ -118,8 +104,8 @@ class PackageExecutor:
         return None
 
 
-# Each step writes a pending smx.toml edit (packages/pending.py) only when its work is done
-# (a removal: before it starts), so a kill -9 mid-way leaves smx.toml as it was.
+# Each step writes the command's smx.toml edit (smx.apply) only when its work is done (a
+# removal: before it starts), so a kill -9 mid-way leaves smx.toml as it was.
 def _installer(ctx: SyncContext) -> PackageInstaller:
     return PackageInstaller(ctx.env, ctx.reporter, keep_broken=ctx.options.keep_broken)
 
@@ -130,7 +116,7 @@ def _install(target: Target, *, frozen: LockedPackage | None = None,
         installer = _installer(ctx)
         installer.install(target, frozen=frozen, commit=commit)
         ctx.checks.ran(installer.last_report)
-        write_pending(ctx.options.extra)
+        ctx.work_done()
 
     return run
 
@@ -150,7 +136,7 @@ def _update(target: Target, *, commit: str | None = None) -> Callable[[SyncConte
             else:
                 installer.update(target, locked)
         ctx.checks.ran(installer.last_report)
-        write_pending(ctx.options.extra)
+        ctx.work_done()
 
     return run
 
@@ -162,14 +148,14 @@ def _refresh(target: Target) -> Callable[[SyncContext], None]:
         with guard_package(ctx, target.name):
             installer.update(target, locked, move=False)
         ctx.checks.ran(installer.last_report)
-        write_pending(ctx.options.extra)
+        ctx.work_done()
 
     return run
 
 
 def _remove(name: str) -> Callable[[SyncContext], None]:
     def run(ctx: SyncContext) -> None:
-        write_pending(ctx.options.extra)
+        ctx.work_done()
         PackageInstaller(ctx.env, ctx.reporter).remove(name)
 
     return run
@@ -177,18 +163,6 @@ def _remove(name: str) -> Callable[[SyncContext], None]:
 
 def _clean_trash(name: str) -> Callable[[SyncContext], None]:
     def run(ctx: SyncContext) -> None:
-        from smx.packages.installer import _rmtree
-
-        _rmtree(trash_dir(ctx.env.layout, name))
+        remove_path(ctx.env.layout.package_trash(name))
 
     return run
-
-
-def _removal_leftovers(ctx: SyncContext) -> set[str]:
-    """``Data/Packages/.NAME.removing`` folders a killed removal left behind (one listing of
-    Data/Packages: cheap)."""
-    folder = ctx.env.layout.packages
-    if not folder.is_dir():
-        return set()
-    return {p.name[1:-len(".removing")] for p in folder.iterdir()
-            if p.name.startswith(".") and p.name.endswith(".removing")}

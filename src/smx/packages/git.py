@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from smx.environment.layout import VENV, VENV_CHECK_COPY, VENV_STEP_COPY
 from smx.errors import (
     AuthRequired,
     InstallError,
@@ -47,9 +48,9 @@ if TYPE_CHECKING:
 FULL_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 SHORT_SHA_RE = re.compile(r"^[0-9a-f]{4,39}$")
 
-# Paths git should never show as untracked in a package checkout: the venv smx puts inside it
-# and smx's own bookkeeping. Written to .git/info/exclude (local, never committed).
-LOCAL_EXCLUDES = ("/venv/", "/venv.smx-prev/", "/.smx-*")
+# Paths git should never show as untracked in a package checkout: the venv smx puts inside it,
+# its copies, and smx's own bookkeeping. Written to .git/info/exclude (local, never committed).
+LOCAL_EXCLUDES = (f"/{VENV}/", f"/{VENV_STEP_COPY}/", f"/{VENV_CHECK_COPY}/", "/.smx-*")
 
 # The local branch an extension checkout is left on. A1111's Extensions tab reads the
 # checkout's active branch (modules/extensions.py), which a detached HEAD does not have: it
@@ -61,7 +62,7 @@ PINNED_BRANCH = "smx-pinned"
 _STALL_BYTES_PER_S = 1000
 
 
-def _stall_env() -> dict[str, str]:
+def stall_env() -> dict[str, str]:
     """git's low-speed abort set to smx's stall timeout, unless the user set their own."""
     from smx.timeouts import stall_timeout_s
 
@@ -161,11 +162,20 @@ def check_ref(ref: str) -> None:
         raise UsageError(f"git ref {ref!r} refused: {why}", hint=REF_HINT, code="git.bad_ref")
 
 
-def _repo(path: Path) -> git.Repo:
+def git_errors() -> tuple[type[Exception], ...]:
+    """What GitPython raises when git fails (a command, a missing object, a broken
+    repository); anything else is a bug and is not caught as a git failure."""
+    import git
+    import gitdb.exc
+
+    return git.exc.GitError, gitdb.exc.ODBError, OSError, ValueError
+
+
+def open_repo(path: Path) -> git.Repo:
     import git
 
     repo = git.Repo(path)
-    repo.git.update_environment(**_stall_env())
+    repo.git.update_environment(**stall_env())
     return repo
 
 
@@ -175,14 +185,14 @@ def is_dirty(path: Path) -> bool:
     if git_dir(path) is None:
         return False
     try:
-        return _repo(path).is_dirty(untracked_files=False)
-    except Exception as exc:  # GitCommandError, InvalidGitRepositoryError
-        raise _error(exc, "inspect", str(path)) from None
+        return open_repo(path).is_dirty(untracked_files=False)
+    except git_errors() as exc:
+        raise failure(exc, "inspect", str(path)) from exc
 
 
 def changed_files(path: Path, limit: int = 10) -> list[str]:
     """Tracked files with local edits (for the "refusing to update" message)."""
-    out = _repo(path).git.status("--porcelain", "--untracked-files=no")
+    out = open_repo(path).git.status("--porcelain", "--untracked-files=no")
     return [line[3:] for line in out.splitlines() if line.strip()][:limit]
 
 
@@ -193,11 +203,11 @@ def resolve(url: str, ref: str, *, cwd: Path | None = None) -> ResolvedRef:
     import git
 
     runner = git.Git(str(cwd) if cwd else None)
-    runner.update_environment(**_stall_env())
+    runner.update_environment(**stall_env())
     try:
-        listing = runner.ls_remote("--", url, ref, f"refs/tags/{ref}^{{}}")
-    except Exception as exc:
-        raise _error(exc, "look up refs of", url) from None
+        listing = str(runner.ls_remote("--", url, ref, f"refs/tags/{ref}^{{}}"))
+    except git_errors() as exc:
+        raise failure(exc, "look up refs of", url) from exc
     refs: dict[str, str] = {}
     for line in listing.splitlines():
         sha, _, name = line.partition("\t")
@@ -256,8 +266,8 @@ def checkout(path: Path, url: str, ref: str, *, reporter: Reporter | None = None
         if force:
             args.insert(0, "--force")
         repo.git.checkout(*args)
-    except Exception as exc:
-        raise _error(exc, f"check out {commit[:12]} in", str(path)) from None
+    except git_errors() as exc:
+        raise failure(exc, f"check out {commit[:12]} in", str(path)) from exc
     return repo.head.commit.hexsha
 
 
@@ -265,7 +275,7 @@ def _open_or_init(path: Path, url: str) -> git.Repo:
     import git
 
     if git_dir(path) is not None:
-        repo = _repo(path)
+        repo = open_repo(path)
         if "origin" in [r.name for r in repo.remotes]:
             if repo.remotes.origin.url != url:
                 repo.remotes.origin.set_url(url)
@@ -278,7 +288,7 @@ def _open_or_init(path: Path, url: str) -> git.Repo:
                            code="install.path_taken")
     path.mkdir(parents=True, exist_ok=True)
     repo = git.Repo.init(path)
-    repo.git.update_environment(**_stall_env())
+    repo.git.update_environment(**stall_env())
     repo.create_remote("origin", url)
     # core.filemode=false: what A1111's own git_clone sets; Windows/FAT copies stay clean
     with repo.config_writer() as cfg:
@@ -295,7 +305,7 @@ def _has_commit(repo: git.Repo, sha: str) -> bool:
     try:
         repo.git.cat_file("-e", "--", f"{sha}^{{commit}}")
         return True
-    except Exception:
+    except git_errors():
         return False
 
 
@@ -320,10 +330,10 @@ def _fetch_resolved(repo: git.Repo, resolved: ResolvedRef, reporter: Reporter, l
            reporter, label, shallow=False)
     try:
         return repo.commit(f"{ref}^{{commit}}").hexsha
-    except Exception:
+    except git_errors() as exc:
         raise NotFound(f"commit {ref!r} not found in {redact(repo.remotes.origin.url)}",
                        hint="check the SHA; a tag or branch name also works",
-                       code="git.ref_not_found") from None
+                       code="git.ref_not_found") from exc
 
 
 def _fetch(repo: git.Repo, refspecs: list[str], reporter: Reporter, label: str,
@@ -337,8 +347,8 @@ def _fetch(repo: git.Repo, refspecs: list[str], reporter: Reporter, label: str,
         progress = _Progress(task, label)
         try:
             repo.remotes.origin.fetch(refspecs, progress=progress, **kwargs)
-        except Exception as exc:
-            raise _error(exc, "fetch", repo.remotes.origin.url) from None
+        except git_errors() as exc:
+            raise failure(exc, "fetch", repo.remotes.origin.url) from exc
 
 
 class _Progress:
@@ -364,7 +374,7 @@ class _Progress:
 
 
 # --- errors -----------------------------------------------------------------------------------
-def _error(exc: Exception, action: str, where: str) -> SmxError:
+def failure(exc: Exception, action: str, where: str) -> SmxError:
     if type(exc).__name__ in ("UnsafeProtocolError", "UnsafeOptionError"):
         # GitPython's own guard (smx.gitcheck refuses these first; this is the backstop)
         return UsageError(f"git could not {action} {redact(where)}: GitPython refused an "
@@ -388,7 +398,7 @@ def _error(exc: Exception, action: str, where: str) -> SmxError:
         return AuthRequired(message, hint="the repository needs credentials: set up a git "
                                           "credential helper or use a URL you can read")
     if "operation too slow" in low or "operation timed out" in low:
-        waited = os.environ.get("GIT_HTTP_LOW_SPEED_TIME") or _stall_env().get(
+        waited = os.environ.get("GIT_HTTP_LOW_SPEED_TIME") or stall_env().get(
             "GIT_HTTP_LOW_SPEED_TIME", "?")
         return NetworkError(f"git could not {action} {where}: the remote sent (almost) nothing "
                             f"for {waited} s", hint="the server stopped answering; run the "
@@ -410,8 +420,8 @@ def commit_date(path: Path) -> datetime | None:
     if head_commit(path) is None:
         return None
     try:
-        seconds = _repo(path).head.commit.committed_date
-    except Exception:  # a broken or half-written checkout: no date rather than a crash
+        seconds = open_repo(path).head.commit.committed_date
+    except git_errors():  # a broken or half-written checkout: no date rather than a crash
         return None
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 

@@ -11,26 +11,27 @@ added, updated or enabled), the guard keeps:
 After the package's steps the load check runs (smx.packages.loadcheck). If what the sync
 installed does not load, :func:`rollback` puts all of that back. Both files live on disk, so a
 sync killed between the change and its check is checked (and if need be rolled back) by the
-next one; :func:`pending` finds such a guard.
+next one; :func:`unchecked` finds such a guard.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from smx.environment.env import Env
-from smx.environment.layout import EnvLayout
+from smx.environment.layout import VENV_CHECK_COPY, EnvLayout
 from smx.environment.lock import LockedExtension, LockedPackage
-from smx.fsutil import atomic_write_text
+from smx.errors import SmxError
+from smx.fsutil import atomic_write_text, remove_path
 from smx.packages import git
+from smx.packages.venvcopy import VenvCopy
 from smx.reporter import Reporter
-
-SNAPSHOT = "venv.smx-guard"
 
 
 @dataclass
@@ -52,11 +53,11 @@ class PackageGuard:
     # -- where it lives --------------------------------------------------------------------
     @staticmethod
     def state_file(layout: EnvLayout, package: str) -> Path:
-        return layout.state / "packages" / f"{package}.guard.json"
+        return layout.check_record(package)
 
     @staticmethod
-    def snapshot_dir(layout: EnvLayout, package: str) -> Path:
-        return layout.package_dir(package) / SNAPSHOT
+    def venv_copy(layout: EnvLayout, package: str) -> VenvCopy:
+        return VenvCopy.of(layout, package, VENV_CHECK_COPY)
 
     def save(self, layout: EnvLayout) -> None:
         data = asdict(self)
@@ -98,48 +99,35 @@ def begin(env: Env, package: str, reporter: Reporter) -> PackageGuard:
     guard = PackageGuard(package=package, locked=_plain(locked) if locked else None,
                          head=git.head_commit(layout.package_dir(package)),
                          base_existed=base is None or base.is_dir())
-    venv = layout.venv_dir(package)
-    snapshot = PackageGuard.snapshot_dir(layout, package)
-    if (venv / "pyvenv.cfg").is_file():
-        from smx.packages.installer import _link_or_copy, _rmtree
-
-        partial = snapshot.with_name(SNAPSHOT + ".partial")
-        for stale in (snapshot, partial):
-            if stale.exists():
-                _rmtree(stale)
-        with reporter.task(f"{package}: keep the current venv until the load check passes"):
-            shutil.copytree(venv, partial, symlinks=True, copy_function=_link_or_copy)
-            os.replace(partial, snapshot)
+    PackageGuard.venv_copy(layout, package).take(
+        reporter, f"{package}: keep the current venv until the load check passes")
     guard.save(layout)
     return guard
 
 
-def pending(layout: EnvLayout, package: str) -> bool:
+def unchecked(layout: EnvLayout, package: str) -> bool:
     """A guard left by a sync that did not get to its load check."""
     return PackageGuard.state_file(layout, package).is_file()
 
 
 def close(layout: EnvLayout, package: str) -> None:
     """The check passed (or the change is kept): drop the copy and the record."""
-    from smx.packages.installer import _rmtree
-
-    snapshot = PackageGuard.snapshot_dir(layout, package)
-    for path in (snapshot, snapshot.with_name(SNAPSHOT + ".partial")):
-        if path.exists():
-            _rmtree(path)
+    PackageGuard.venv_copy(layout, package).drop()
     PackageGuard.state_file(layout, package).unlink(missing_ok=True)
 
 
 def rollback(env: Env, package: str, reporter: Reporter) -> str:
-    """Put the package back as the guard found it; returns what was undone (for the error)."""
+    """Put the package back as the guard found it; returns what was undone (for the error).
+    What could not be undone is named there too, and the guard then stays: the next sync
+    checks the package again and retries."""
     from smx.catalog.packages import get_package
-    from smx.packages.installer import _rmtree
 
     layout = env.layout
     guard = PackageGuard.load(layout, package)
     if guard is None:
         return "nothing to roll back"
     undone: list[str] = []
+    failed: list[str] = []
     pkg_dir = layout.package_dir(package)
     spec = env.manifest.packages.get(package)
     source = spec.source if spec else (guard.locked or {}).get("source")
@@ -148,41 +136,51 @@ def rollback(env: Env, package: str, reporter: Reporter) -> str:
     for folder, before in guard.folders.items():
         paths = [base / folder, base / f"{folder}.disabled"]
         if not before.existed:
-            for path in paths:
-                if path.is_symlink():
-                    path.unlink()
-                elif path.exists():
-                    _rmtree(path)
-            undone.append(f"removed {folder}")
+            with _attempt(failed, f"remove {folder}"):
+                for path in paths:
+                    remove_path(path)
+                undone.append(f"removed {folder}")
         elif before.commit:
             for path in paths:
                 if path.exists() and git.head_commit(path) != before.commit:
-                    url = git.origin_url(path) or ""
-                    git.checkout(path, url, before.commit, force=True,
-                                 branch=git.PINNED_BRANCH)
-                    undone.append(f"{folder} back to {before.commit[:12]}")
+                    with _attempt(failed, f"put {folder} back to {before.commit[:12]}"):
+                        git.checkout(path, git.origin_url(path) or "", before.commit,
+                                     force=True, branch=git.PINNED_BRANCH)
+                        undone.append(f"{folder} back to {before.commit[:12]}")
     if not guard.base_existed and base.is_dir() and not any(base.iterdir()):
         base.rmdir()
     if guard.package_changed and guard.head and git.head_commit(pkg_dir) != guard.head:
-        url = git.origin_url(pkg_dir) or ""
-        git.checkout(pkg_dir, url, guard.head, force=True)
-        undone.append(f"{package} back to {guard.head[:12]}")
-    snapshot = PackageGuard.snapshot_dir(layout, package)
-    if snapshot.is_dir():
-        venv = layout.venv_dir(package)
-        with reporter.task(f"{package}: put the venv back"):
-            if venv.exists():
-                _rmtree(venv)
-            os.replace(snapshot, venv)
-        undone.append("venv put back")
+        with _attempt(failed, f"put {package} back to {guard.head[:12]}"):
+            git.checkout(pkg_dir, git.origin_url(pkg_dir) or "", guard.head, force=True)
+            undone.append(f"{package} back to {guard.head[:12]}")
+    copy = PackageGuard.venv_copy(layout, package)
+    if copy.exists():
+        with _attempt(failed, "put the venv back"), \
+                reporter.task(f"{package}: put the venv back"):
+            copy.put_back()
+            undone.append("venv put back")
     if guard.locked is not None:
         env.lock.packages[package] = _unplain(guard.locked)
     if catalog is not None and catalog.extension_style == "comfyui":
-        _restore_renames(base, guard)
+        with _attempt(failed, "enable/disable its extensions as before"):
+            _restore_renames(base, guard)
     else:
         _restore_toggles(env, package, guard)
+    said = "rolled back: " + ", ".join(undone) if undone else "nothing needed rolling back"
+    if failed:
+        return (f"{said}; could not {', '.join(failed)}; the next `smx sync` checks "
+                f"{package} again")
     close(layout, package)
-    return "rolled back: " + ", ".join(undone) if undone else "nothing needed rolling back"
+    return said
+
+
+@contextmanager
+def _attempt(failed: list[str], what: str) -> Iterator[None]:
+    """One undo step: a failure is recorded (and the rollback goes on with the others)."""
+    try:
+        yield
+    except (SmxError, OSError) as exc:
+        failed.append(f"{what} ({exc})")
 
 
 def _restore_renames(base: Path, guard: PackageGuard) -> None:
@@ -218,7 +216,7 @@ def _restore_toggles(env: Env, package: str, guard: PackageGuard) -> None:
 
     try:
         toggle.update_settings(pkg_dir, change)
-    except Exception:  # an unreadable config.json: the web UI rewrites it with defaults
+    except (SmxError, OSError):  # an unreadable config.json: the web UI rewrites it with defaults
         return
 
 

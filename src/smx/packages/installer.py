@@ -14,31 +14,27 @@ log in ``Data/Logs/``; a failure names the step, the telling line, and the log.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smx.catalog.packages import CatalogPackage, get_package
 from smx.environment.env import Env
-from smx.environment.layout import EnvLayout
+from smx.environment.layout import VENV_STEP_COPY, EnvLayout
 from smx.environment.lock import LockedPackage
-from smx.environment.manifest import PackageSpec
 from smx.errors import DiskSpaceError, InstallError, NotFound, SmxError, SubprocessFailed
+from smx.fsutil import remove_path
 from smx.packages import git
 from smx.packages.loadcheck import LoadReport
+from smx.packages.marker import Marker
 from smx.packages.pins import github_archive
-from smx.packages.pkgenv import archive_clone_dir, archive_source, package_env, pins_of
+from smx.packages.pkgenv import archive_source, package_env, pins_of
 from smx.packages.protect import protected_pins, requests_in_output
 from smx.packages.resolver import VenvResolver, log_since
 from smx.packages.runner import StepLog, child_env, show_path
+from smx.packages.target import Target, requirements_sha256
 from smx.packages.torch import TorchPlan, plan_torch
 from smx.packages.venv import (
     Installer,
@@ -47,90 +43,12 @@ from smx.packages.venv import (
     create_venv,
     installed_distributions,
 )
-from smx.redact import redact
+from smx.packages.venvcopy import VenvCopy
+from smx.redact import redact, short_url
 from smx.reporter import NullReporter, Reporter
 
 TORCH_REQUIREMENTS_ENV = "SMX_TORCH_REQUIREMENTS"  # like A1111's TORCH_COMMAND: override pins
 _GB = 1000**3
-
-
-# --- what to install --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Target:
-    """One ``[packages.NAME]`` entry, resolved against the catalog."""
-
-    name: str
-    spec: PackageSpec
-    catalog: CatalogPackage
-    git_url: str
-    ref: str
-
-    @classmethod
-    def of(cls, spec: PackageSpec) -> Target:
-        catalog = get_package(spec.source)
-        return cls(name=spec.name, spec=spec, catalog=catalog,
-                   git_url=spec.git or catalog.git, ref=spec.ref or catalog.default_ref)
-
-
-def package_dir(layout: EnvLayout, name: str) -> Path:
-    return layout.package_dir(name)
-
-
-def trash_dir(layout: EnvLayout, name: str) -> Path:
-    """Where a package folder is renamed to before it is deleted."""
-    return layout.inside(layout.packages / f".{name}.removing", layout.packages)
-
-
-def requirements_sha256(checkout: Path, catalog: CatalogPackage) -> str:
-    """Of the requirement files and the catalog's fixes: unchanged = no pip run on update."""
-    digest = hashlib.sha256()
-    for rel in catalog.requirements:
-        digest.update(rel.encode() + b"\0")
-        with contextlib.suppress(OSError):
-            digest.update((checkout / rel).read_bytes())
-        digest.update(b"\0")
-    digest.update(repr(catalog.known_fixes).encode())
-    return digest.hexdigest()
-
-
-# --- the in-progress marker -------------------------------------------------------------------
-@dataclass
-class Marker:
-    """``Data/.smx/packages/NAME.pending``: present while smx works on a package."""
-
-    path: Path
-
-    @classmethod
-    def of(cls, layout: EnvLayout, name: str) -> Marker:
-        return cls(layout.state / "packages" / f"{name}.pending")
-
-    def exists(self) -> bool:
-        return self.path.exists()
-
-    def write(self, data: dict[str, Any]) -> None:
-        from smx.fsutil import atomic_write_text
-
-        atomic_write_text(self.path, json.dumps(data, indent=1))
-
-    def read(self) -> dict[str, Any]:
-        try:
-            return dict(json.loads(self.path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            return {}
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def is_installed(layout: EnvLayout, locked: LockedPackage | None) -> bool:
-    """Cheap (no subprocess): the lock entry exists, the checkout is at its commit, the venv
-    is there and no work is pending."""
-    if locked is None:
-        return False
-    pkg = layout.package_dir(locked.name)
-    return (git.head_commit(pkg) == locked.commit
-            and Venv(layout.venv_dir(locked.name)).exists()
-            and not Marker.of(layout, locked.name).exists())
 
 
 # --- the installer ----------------------------------------------------------------------------
@@ -164,7 +82,7 @@ class PackageInstaller:
         fresh = previous is None and not pkg_dir.exists() and not pkg_dir.is_symlink()
         marker = Marker.of(layout, name)
         marker.write({"action": "install", "ref": target.ref})
-        self._restore_snapshot(name)
+        self._step_copy(name).recover()
         log = StepLog.create(layout.logs, name, "install")
         try:
             wanted = frozen.commit if frozen else (commit or target.ref)
@@ -217,9 +135,9 @@ class PackageInstaller:
         venv = Venv(layout.venv_dir(name))
         marker = Marker.of(layout, name)
         marker.write({"action": "update", "from": locked.commit, "ref": target.ref})
-        self._restore_snapshot(name)
+        copy = self._step_copy(name)
+        copy.recover()
         log = StepLog.create(layout.logs, name, "update")
-        snapshot: Path | None = None
         try:
             head = self._checkout(target, commit or target.ref, force=False) if move \
                 else locked.commit
@@ -227,7 +145,7 @@ class PackageInstaller:
             changed = (requirements_sha256(pkg_dir, target.catalog) != locked.requirements_sha256
                        or locked.git != redact(target.git_url) or not venv.exists())
             if changed:
-                snapshot = self._snapshot(venv, name)
+                copy.take(self.reporter, f"{name}: keep the current venv for a rollback")
                 if not venv.exists():
                     venv = self._venv(target, log, None)
             resolver = self._resolver(target, venv, frozen=None)
@@ -239,10 +157,9 @@ class PackageInstaller:
             new = self._record(target, head, venv, torch, locked, resolver)
         except BaseException as exc:
             log.note(f"\nFAILED: {type(exc).__name__}: {exc}; putting {locked.commit[:12]} back")
-            self._rollback(target, locked, snapshot, checkout=move)
+            self._rollback(target, locked, copy, checkout=move)
             raise
-        if snapshot is not None:
-            shutil.rmtree(snapshot, ignore_errors=True)
+        copy.drop()
         marker.clear()
         return new
 
@@ -258,23 +175,17 @@ class PackageInstaller:
                 if pkg_dir.is_symlink():
                     pkg_dir.unlink()
                 else:
-                    trash = trash_dir(layout, name)
-                    if trash.exists():
-                        _rmtree(trash)
+                    trash = layout.package_trash(name)
+                    remove_path(trash)
                     os.replace(pkg_dir, trash)
-                    _rmtree(trash)
-        if trash_dir(layout, name).exists():
-            _rmtree(trash_dir(layout, name))
+                    remove_path(trash)
+        remove_path(layout.package_trash(name))
         Marker.of(layout, name).clear()
         self.env.lock.packages.pop(name, None)
 
     def _discard(self, name: str) -> None:
         """Remove what a failed first install of ``name`` created (folder, marker)."""
-        pkg_dir = self.layout.package_dir(name)
-        if pkg_dir.is_symlink():
-            pkg_dir.unlink()
-        elif pkg_dir.exists():
-            _rmtree(pkg_dir)
+        remove_path(self.layout.package_dir(name))
         Marker.of(self.layout, name).clear()
         self.layout.constraints_file(name).unlink(missing_ok=True)
 
@@ -298,7 +209,8 @@ class PackageInstaller:
                                         own_too=own_too))
 
     def _check_disk(self, target: Target, pkg_dir: Path) -> None:
-        from smx.system.disk import existing_folder, human_bytes, probe_from_environment
+        from smx.system.disk import existing_folder, probe_from_environment
+        from smx.words import human_bytes
 
         need = int(target.catalog.disk_gb * _GB)
         if Venv(pkg_dir / "venv").exists():
@@ -314,7 +226,7 @@ class PackageInstaller:
 
     def _checkout(self, target: Target, ref: str, *, force: bool) -> str:
         pkg_dir = self.layout.package_dir(target.name)
-        with self.reporter.task(f"{target.name}: clone {_short_url(target.git_url)} @ {ref}"):
+        with self.reporter.task(f"{target.name}: clone {short_url(target.git_url)} @ {ref}"):
             return git.checkout(pkg_dir, target.git_url, ref, reporter=self.reporter,
                                 label=target.name, force=force)
 
@@ -395,7 +307,7 @@ class PackageInstaller:
         if not frozen.freeze:
             raise InstallError(f"smx.lock has no package list for {target.name}",
                                hint="run `smx sync` without --frozen to resolve it")
-        path = self.layout.state / "packages" / f"{target.name}.frozen.txt"
+        path = self.layout.frozen_requirements(target.name)
         from smx.fsutil import atomic_write_text
 
         atomic_write_text(path, "\n".join(frozen.freeze) + "\n")
@@ -500,7 +412,7 @@ class PackageInstaller:
                                    f"{archive.module} to the web UI's installer")
                 continue
             git_url, commit = archive_source(archive, pins)
-            clone = archive_clone_dir(self.layout, git_url, commit)
+            clone = self.layout.git_archive_clone(git_url, commit)
             with self.reporter.task(f"{target.name}: {archive.module} from git @ {commit[:12]}"):
                 git.checkout(clone, git_url, commit, reporter=self.reporter,
                              label=archive.module, force=True)
@@ -528,46 +440,22 @@ class PackageInstaller:
         return locked
 
     # -- update safety net -----------------------------------------------------------------
-    def _snapshot(self, venv: Venv, name: str) -> Path | None:
-        """A hard-link copy of the venv (instant, no extra space): pip and uv replace files
-        rather than rewrite them, so the copy keeps the old contents."""
-        if not venv.exists():
-            return None
-        final = venv.path.parent / "venv.smx-prev"
-        partial = venv.path.parent / "venv.smx-prev.partial"
-        for stale in (final, partial):
-            if stale.exists():
-                _rmtree(stale)
-        with self.reporter.task(f"{name}: keep the current venv for a rollback"):
-            shutil.copytree(venv.path, partial, symlinks=True, copy_function=_link_or_copy)
-            os.replace(partial, final)
-        return final
+    def _step_copy(self, name: str) -> VenvCopy:
+        return VenvCopy.of(self.layout, name, VENV_STEP_COPY)
 
-    def _restore_snapshot(self, name: str) -> None:
-        """After a kill -9 in an update: the venv may be half-changed; the snapshot is whole."""
-        pkg_dir = self.layout.package_dir(name)
-        partial = pkg_dir / "venv.smx-prev.partial"
-        if partial.exists():
-            _rmtree(partial)
-        snapshot = pkg_dir / "venv.smx-prev"
-        if snapshot.is_dir():
-            venv = self.layout.venv_dir(name)
-            if venv.exists():
-                _rmtree(venv)
-            os.replace(snapshot, venv)
-
-    def _rollback(self, target: Target, locked: LockedPackage, snapshot: Path | None, *,
+    def _rollback(self, target: Target, locked: LockedPackage, copy: VenvCopy, *,
                   checkout: bool = True) -> None:
+        """Put the previous commit and venv back; what cannot be put back is said (the marker
+        then stays, so the next sync repairs the package)."""
         pkg_dir = self.layout.package_dir(target.name)
         if checkout:  # (update refused local edits, so --force loses nothing)
-            with contextlib.suppress(Exception):
+            try:
                 git.checkout(pkg_dir, locked.git if "***" not in locked.git else target.git_url,
                              locked.commit, force=True)
-        if snapshot is not None and snapshot.is_dir():
-            venv = self.layout.venv_dir(target.name)
-            if venv.exists():
-                _rmtree(venv)
-            os.replace(snapshot, venv)
+            except (SmxError, OSError) as exc:
+                self.reporter.warn(f"{target.name}: could not put its checkout back at "
+                                   f"{locked.commit[:12]} ({exc}); `smx sync` repairs it")
+        copy.put_back()
         if git.head_commit(pkg_dir) == locked.commit:
             Marker.of(self.layout, target.name).clear()
 
@@ -637,27 +525,3 @@ def _venv_has_module(venv: Venv, module: str) -> bool:
                               timeout=120).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def _rmtree(path: Path) -> None:
-    def onerror(func: Any, target: str, _exc: Any) -> None:  # read-only files (git objects)
-        with contextlib.suppress(OSError):
-            os.chmod(target, 0o700)
-            func(target)
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=onerror)
-    else:  # pragma: no cover - 3.10/3.11
-        shutil.rmtree(path, onerror=onerror)
-
-
-def _short_url(url: str) -> str:
-    text = redact(url).removesuffix(".git")
-    return text.split("github.com/", 1)[1] if "github.com/" in text else text

@@ -13,13 +13,6 @@ from smx.environment.layout import EnvLayout
 from smx.packages.pins import github_archive, read_env_defaults
 
 
-def archive_clone_dir(layout: EnvLayout, git_url: str, commit: str) -> Path:
-    """Where smx keeps its git clone of a pip package the UI would download as an archive
-    (shared by every package of the env: A1111 and Forge pin the same CLIP)."""
-    repo = git_url.rstrip("/").removesuffix(".git").rsplit("/", 1)[-1]
-    return layout.cache / "git" / f"{repo}-{commit[:12]}"
-
-
 def package_env(layout: EnvLayout, name: str, catalog: CatalogPackage) -> dict[str, str]:
     """Environment variables the package needs to start without fetching anything itself:
     the replacement URLs of the repositories it clones, smx's local clones of the archives it
@@ -30,7 +23,7 @@ def package_env(layout: EnvLayout, name: str, catalog: CatalogPackage) -> dict[s
     pins = pins_of(layout.package_dir(name), catalog)
     for archive in catalog.pip_archives:
         git_url, commit = archive_source(archive, pins)
-        clone = archive_clone_dir(layout, git_url, commit)
+        clone = layout.git_archive_clone(git_url, commit)
         if clone.is_dir() and not os.environ.get(archive.url_env):  # the user's choice wins
             env[archive.url_env] = str(clone)
     for fix in catalog.known_fixes:

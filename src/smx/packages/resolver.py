@@ -24,7 +24,7 @@ from typing import Any
 from smx.catalog.packages import CatalogPackage
 from smx.environment.env import Env
 from smx.environment.manifest import PackageSpec
-from smx.errors import SubprocessFailed
+from smx.errors import ConfigError, SubprocessFailed
 from smx.packages import asof
 from smx.packages.asof import ResolutionDate, index_gives_no_times
 from smx.packages.protect import ProtectedPins
@@ -209,7 +209,7 @@ def package_environ(env: Env, name: str) -> dict[str, str]:
     if locked is not None and locked.resolved_as_of:
         try:
             moment = asof.parse_stamp(locked.resolved_as_of, "smx.lock")
-        except Exception:
+        except ConfigError:  # a damaged stamp: launch without a date rather than not at all
             moment = None
         if moment is not None:
             out.update(ResolutionDate(moment, "smx.lock").environ())

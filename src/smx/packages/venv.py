@@ -177,10 +177,10 @@ def find_uv() -> str | None:
     if beside.is_file():
         return str(beside)
     try:
-        from uv import find_uv_bin  # type: ignore[import-not-found]
+        from uv import find_uv_bin
 
         return str(find_uv_bin())
-    except Exception:
+    except (ImportError, OSError):  # uv is not installed (find_uv_bin: FileNotFoundError)
         return None
 
 

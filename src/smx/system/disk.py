@@ -68,12 +68,3 @@ def check_disk(path: Path, need: DiskNeed, probe: DiskProbe | None = None) -> Di
     free = (probe or real_free_bytes)(folder)
     status = "fail" if free < need.fail_below else "warn" if free < need.warn_below else "ok"
     return DiskFree(folder, free, status)
-
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit, size in (("TB", 1000**4), ("GB", GB), ("MB", 1000**2), ("kB", 1000)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"

@@ -22,6 +22,7 @@ from smx.redact import redact
 from smx.system import advice, disk, gpu, pythons, tools
 from smx.system.nvml import NvmlSource
 from smx.system.online import Reachability
+from smx.words import human_bytes
 
 if TYPE_CHECKING:
     from smx.environment.manifest import Manifest
@@ -240,29 +241,31 @@ def disk_need(given: DoctorInput) -> disk.DiskNeed:
     one SDXL checkpoint to fail below, and a working set of models to warn below."""
     manifest = given.manifest
     if manifest is not None and given.env_root is not None:
-        packages = given.env_root / "Data" / "Packages"
-        pending = [(name, PACKAGES[spec.source]) for name, spec in manifest.packages.items()
-                   if spec.source in PACKAGES and not (packages / name).exists()]
-        web_uis = sum(int(pkg.disk_gb * disk.GB) for _name, pkg in pending)
-        what = (f"{', '.join(name for name, _pkg in pending)} to install and "
-                if pending else "")
+        from smx.environment.layout import EnvLayout
+
+        layout = EnvLayout(given.env_root)
+        missing = [(name, PACKAGES[spec.source]) for name, spec in manifest.packages.items()
+                   if spec.source in PACKAGES and not layout.package_dir(name).exists()]
+        web_uis = sum(int(pkg.disk_gb * disk.GB) for _name, pkg in missing)
+        what = (f"{', '.join(name for name, _pkg in missing)} to install and "
+                if missing else "")
     else:
         largest = max(PACKAGES.values(), key=lambda pkg: pkg.disk_gb)
         web_uis = int(largest.disk_gb * disk.GB)
-        what = f"one web UI with torch (up to {disk.human_bytes(web_uis)}) and "
+        what = f"one web UI with torch (up to {human_bytes(web_uis)}) and "
     fail_below = web_uis + FIRST_MODEL
     return disk.DiskNeed(fail_below, fail_below + MODEL_WORKING_SET, what)
 
 
 def _disk_check(free: disk.DiskFree, need: disk.DiskNeed) -> Check:
-    amount = f"{disk.human_bytes(free.free_bytes)} free at {free.path}"
+    amount = f"{human_bytes(free.free_bytes)} free at {free.path}"
     if free.status == FAIL:
         return Check("disk", FAIL, f"only {amount}",
-                     f"free at least {disk.human_bytes(need.fail_below)} for {need.what}one "
+                     f"free at least {human_bytes(need.fail_below)} for {need.what}one "
                      "SDXL checkpoint, or put the env on another disk")
     if free.status == WARN:
         return Check("disk", WARN, f"{amount}",
-                     f"{disk.human_bytes(need.warn_below)} or more leaves room for {need.what}"
+                     f"{human_bytes(need.warn_below)} or more leaves room for {need.what}"
                      "a working set of models")
     return Check("disk", OK, amount)
 

@@ -10,18 +10,21 @@ one ``SMX-LOAD-CHECK: {json}`` line. Exit 0 means the check itself ran; what fai
 line.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
 import traceback
+from typing import Any
 
 MARK = "SMX-LOAD-CHECK: "
 ROOT = os.getcwd()
 EXT_FOLDERS = ("extensions", "extensions-builtin")
-problems = []
+problems: list[dict[str, str | None]] = []
 
 
-def _extension_of(paths, message):
+def _extension_of(paths: list[str], message: str) -> tuple[str | None, str | None]:
     for path in paths:
         rel = os.path.relpath(os.path.abspath(path), ROOT).replace(os.sep, "/")
         parts = rel.split("/")
@@ -47,7 +50,7 @@ def _extension_of(paths, message):
     return None, None
 
 
-def _record(message):
+def _record(message: str) -> None:
     kind, value, tb = sys.exc_info()
     paths = [frame.filename for frame in traceback.extract_tb(tb)] if tb is not None else []
     error = "".join(traceback.format_exception_only(kind, value)).strip() if value else ""
@@ -56,28 +59,28 @@ def _record(message):
                      "extension": ext})
 
 
-def _hook_errors():
+def _hook_errors() -> None:
     from modules import errors
 
     original = errors.report
 
-    def report(message, *args, **kwargs):
+    def report(message: object, *args: Any, **kwargs: Any) -> Any:
         _record(str(message))
         return original(message, *args, **kwargs)
 
     errors.report = report
 
 
-def main():
+def main() -> None:
     sys.argv = [os.path.join(ROOT, "webui.py"), *sys.argv[1:]]
     sys.path.insert(0, ROOT)
     _hook_errors()
     from modules import initialize
 
-    calls = []
+    calls: list[int] = []
     original_initialize = initialize.initialize
 
-    def counted():
+    def counted() -> Any:
         calls.append(1)
         return original_initialize()
 
