@@ -80,16 +80,26 @@ def test_the_first_launch_after_add_installs_nothing_and_sees_the_store(
 
 def test_model_files_left_in_the_extension_folder_move_into_the_store(
         smx, a1111: Installed, repos) -> None:
+    from helpers.hostile import call_pickle, checkpoint, state_dict_pickle
+
     assert smx("--env", str(a1111.env), "ext", "add", "animatediff").exit_code == 0
     mine = a1111.ext_dir("sd-webui-animatediff") / "model" / "my_motion.ckpt"
-    mine.write_bytes(b"user's own module")
+    module = checkpoint(state_dict_pickle("down.weight"))
+    mine.write_bytes(module)
+    # one that would run code when loaded: it stays where it is, out of the store
+    hostile = mine.with_name("bad_motion.ckpt")
+    hostile.write_bytes(checkpoint(call_pickle("os", "system")))
 
     result = smx("--env", str(a1111.env), "ext", "update", "animatediff")
 
     assert result.exit_code == 0, result.output
     stored = a1111.env / "Data" / "Models" / "AnimateDiff" / "my_motion.ckpt"
-    assert stored.read_bytes() == b"user's own module" and not mine.exists()
+    assert stored.read_bytes() == module and not mine.exists()
     assert "moved 1 file" in result.output
+    assert hostile.is_file()
+    assert not (stored.parent / "bad_motion.ckpt").exists()
+    assert "left bad_motion.ckpt in" in result.output and "pickle scan refuses it" \
+        in result.output
     assert (mine.parent / ".gitkeep").is_file()  # the folder itself is left alone
 
 

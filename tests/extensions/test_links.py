@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.hostile import checkpoint, state_dict_pickle
 from smx.catalog.extensions import ExtensionVariant, ModelWiring
 from smx.catalog.packages import PACKAGES
 from smx.environment.layout import EnvLayout
@@ -17,6 +18,7 @@ from smx.extensions import links
 from smx.extensions.models import apply
 
 A1111 = PACKAGES["a1111"]
+MODULE = checkpoint(state_dict_pickle("down_blocks.0.weight"))  # a clean torch.save file
 LINK_ONLY = ExtensionVariant("https://example.invalid/x.git",
                              models=(ModelWiring("motion-module", folder="model"),))
 SETTING_THEN_LINK = ExtensionVariant(
@@ -38,7 +40,7 @@ def _ext(layout: EnvLayout) -> Path:
 
 def test_a_folder_holding_models_is_emptied_into_the_store_then_linked(layout) -> None:
     folder = _ext(layout) / "model"
-    (folder / "mm_sd_v15.ckpt").write_bytes(b"module")
+    (folder / "mm_sd_v15.ckpt").write_bytes(MODULE)
     (folder / ".gitkeep").write_bytes(b"")
 
     messages = apply(layout, A1111, layout.package_dir("a1111"), _ext(layout), LINK_ONLY)
@@ -46,9 +48,22 @@ def test_a_folder_holding_models_is_emptied_into_the_store_then_linked(layout) -
     store = layout.model_folder("motion-module")
     assert folder.is_symlink() and os.path.samefile(folder, store)
     assert not os.path.isabs(os.readlink(folder))  # relative: the env folder can move
-    assert (store / "mm_sd_v15.ckpt").read_bytes() == b"module"
-    assert (folder / "mm_sd_v15.ckpt").read_bytes() == b"module"  # seen through the link
+    assert (store / "mm_sd_v15.ckpt").read_bytes() == MODULE
+    assert (folder / "mm_sd_v15.ckpt").read_bytes() == MODULE  # seen through the link
     assert any("moved 1 file" in m for m in messages)
+
+
+def test_a_file_the_pickle_scan_refuses_never_enters_the_store(layout) -> None:
+    from helpers.hostile import call_pickle, checkpoint
+
+    folder = _ext(layout) / "model"
+    (folder / "mm_bad.ckpt").write_bytes(checkpoint(call_pickle("os", "system")))
+
+    messages = apply(layout, A1111, layout.package_dir("a1111"), _ext(layout), LINK_ONLY)
+
+    assert (folder / "mm_bad.ckpt").is_file() and not folder.is_symlink()
+    assert not (layout.model_folder("motion-module") / "mm_bad.ckpt").exists()
+    assert any("pickle scan refuses it" in m for m in messages), messages
 
 
 def test_a_name_clash_keeps_both_files_and_no_link(layout) -> None:

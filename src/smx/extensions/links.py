@@ -84,9 +84,15 @@ def link_folder(folder: Path, store: Path) -> LinkResult:
 
 
 def _move_contents(folder: Path, store: Path, moved: list[str]) -> str | None:
+    from smx.models.safety import refusals
+
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue  # .gitkeep and the like: placeholders, not models
+        why = refusals(entry, entry.name) if entry.is_file() else []
+        if why:  # every file that enters the store is scanned, whatever brought it
+            return (f"{entry} stays where it is: the pickle scan refuses it "
+                    f"({'; '.join(why[:2])}); move or delete it yourself")
         dest = store / entry.name
         if dest.exists():
             if entry.is_file() and dest.is_file() and filecmp.cmp(entry, dest, shallow=False):

@@ -126,7 +126,12 @@ def apply(layout: EnvLayout, package: CatalogPackage, checkout: Path, ext_dir: P
             assert key is not None and value is not None
             toggle.update_settings(checkout, partial(_set_setting, key, value))
             if wiring.folder:
-                moved = _rescue(ext_dir / wiring.folder, store)
+                moved, refused = _rescue(ext_dir / wiring.folder, store)
+                for name, why in refused:
+                    messages.append(f"left {name} in "
+                                    f"{_relative(ext_dir / wiring.folder, layout.root)}: the "
+                                    f"pickle scan refuses it ({why}), so it does not go into "
+                                    "the store")
                 if moved:
                     messages.append(f"moved {count(len(moved), 'file')} from "
                                     f"{_relative(ext_dir / wiring.folder, layout.root)} into "
@@ -183,17 +188,26 @@ def _model_files(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if not p.name.startswith(".") and p.is_file()]
 
 
-def _rescue(folder: Path, store: Path) -> list[str]:
+def _rescue(folder: Path, store: Path) -> tuple[list[str], list[tuple[str, str]]]:
     """Model files the user put in the extension's own folder would be hidden once the setting
-    points elsewhere: move them into the store (never over a different file of that name)."""
-    moved = []
+    points elsewhere: move them into the store (never over a different file of that name, and
+    never one the pickle scan refuses: every file that enters the store is scanned). Returns
+    what moved and what stayed for the scan's reason."""
+    from smx.models.safety import refusals
+
+    moved: list[str] = []
+    refused: list[tuple[str, str]] = []
     for entry in sorted(_model_files(folder)):
         dest = store / entry.name
         if dest.exists():
             continue  # same name in the store: leave the user's copy where it is
+        why = refusals(entry, entry.name)
+        if why:
+            refused.append((entry.name, "; ".join(why[:2])))
+            continue
         os.replace(entry, dest) if _same_device(entry, store) else _copy_then_remove(entry, dest)
         moved.append(entry.name)
-    return moved
+    return moved, refused
 
 
 def _same_device(a: Path, b: Path) -> bool:
