@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from smx.packages import guard
-from smx.packages.loadcheck import LoadProblem, LoadReport
+from smx.packages.loadcheck import LoadProblem, LoadReport, loader_label
 from smx.steps import Step, SyncContext
 
 _CHANGES = {("package", "install"), ("package", "update"), ("extension", "install"),
@@ -46,9 +46,8 @@ def plan(steps: list[Step], ctx: SyncContext) -> list[Step]:
         from smx.catalog.packages import get_package
 
         catalog = get_package(ctx.env.manifest.packages[name].source)
-        loader = {"a1111": "its extension loader and UI, headless",
-                  "comfyui": "main.py --quick-test-for-ci"}.get(catalog.loader, "its imports")
-        out.insert(index + 1, Step("package", name, "check", f"load check ({loader})",
+        out.insert(index + 1, Step("package", name, "check",
+                                   f"load check ({loader_label(catalog)})",
                                    run=_check(name), package=name, saves_on_failure=True))
     return out
 

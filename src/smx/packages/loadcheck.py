@@ -77,9 +77,6 @@ class LoadReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def of(self, folder: str) -> list[LoadProblem]:
-        return [p for p in self.problems if p.folder == folder]
-
 
 def run(env: Env, package: str, catalog: CatalogPackage, *, reporter: Reporter,
         environ: dict[str, str] | None = None, backend: str | None = None) -> LoadReport:
@@ -119,6 +116,12 @@ def run(env: Env, package: str, catalog: CatalogPackage, *, reporter: Reporter,
     return LoadReport(package, tuple(problems), log.path, seconds, loader, folders)
 
 
+def loader_label(catalog: CatalogPackage) -> str:
+    """What the load check of this web UI runs, for messages and plans."""
+    return {"a1111": "its extension loader and UI, headless",
+            "comfyui": "main.py --quick-test-for-ci"}.get(catalog.loader, "its imports")
+
+
 def _argv(catalog: CatalogPackage, python: Path, backend: str | None
           ) -> tuple[list[str] | None, str]:
     cpu = list(catalog.cpu_flags) if backend == "cpu" else []
@@ -127,12 +130,11 @@ def _argv(catalog: CatalogPackage, python: Path, backend: str | None
 
         script = resources.files("smx.packages.loaders").joinpath("a1111_check.py")
         flags = [*cpu, *(f for f in _A1111_FLAGS if f not in cpu)]
-        return [str(python), str(script), *flags], "its extension loader and UI, headless"
+        return [str(python), str(script), *flags], loader_label(catalog)
     if catalog.loader == "comfyui":
-        return [str(python), "main.py", "--quick-test-for-ci", "--cpu"], \
-            "main.py --quick-test-for-ci"
+        return [str(python), "main.py", "--quick-test-for-ci", "--cpu"], loader_label(catalog)
     if catalog.import_check:
-        return [str(python), *catalog.import_check, *cpu], "its imports"
+        return [str(python), *catalog.import_check, *cpu], loader_label(catalog)
     return None, ""
 
 
