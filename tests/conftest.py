@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,42 @@ from typer.testing import CliRunner
 
 from smx.cli.main import app
 
+# A test pytest-timeout cannot stop (its SIGALRM interrupts only the main thread's wait) ends
+# the whole run this long after it started, with every thread's stack: a hang costs minutes
+# and names itself, instead of running CI into its own limit with nothing said.
+HARD_LIMIT_S = 420
+_real_stderr: int | None = None
+
+# What smx's disk checks (install, doctor) see unless a test plays a full disk: results must not
+# depend on how full this machine is (CI runs where the session left its files).
+PLENTY_OF_DISK = str(500 * 1000**3)
+
 SECRET_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "CIVITAI_API_TOKEN", "SMX_ENV",
                "HF_ENDPOINT", "SMX_CIVITAI_ENDPOINT", "SMX_TORCH_INDEX")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _real_stderr
+    _real_stderr = os.dup(2)  # capture is suspended here: this is the terminal (or CI's log)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    if _real_stderr is not None:
+        faulthandler.dump_traceback_later(HARD_LIMIT_S, exit=True, file=_real_stderr)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """A failure is told when it happens, not only in the summary: a run cut short (CI's time
+    limit, the hard limit above) still says what failed and why."""
+    if not report.failed or _real_stderr is None:
+        return
+    text = f"\n--- {report.when} of {report.nodeid} failed ---\n{report.longreprtext}\n"
+    os.write(_real_stderr, text.encode("utf-8", "replace"))
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +65,7 @@ def isolated_user(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("SMX_CONFIG_DIR", str(home / "config"))
     monkeypatch.setenv("SMX_CACHE_DIR", str(home / "cache"))
+    monkeypatch.setenv("SMX_DOCTOR_FAKE_FREE_BYTES", PLENTY_OF_DISK)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "120")
     gitconfig = home / "gitconfig"

@@ -8,23 +8,16 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
+from helpers.loopback import LoopbackServer
 from smx.system.gpu import GpuReport, probe_gpus
 from smx.system.nvml import RecordedNvml
 
 RECORDINGS = Path(__file__).parent / "nvml"
-PLENTY_OF_DISK = str(500 * 1000**3)
-
-
-@pytest.fixture(autouse=True)
-def plenty_of_disk(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A roomy disk unless a test says otherwise, so results do not depend on this machine."""
-    monkeypatch.setenv("SMX_DOCTOR_FAKE_FREE_BYTES", PLENTY_OF_DISK)
-
 
 @pytest.fixture(autouse=True)
 def base_python_on_path(tmp_path_factory: pytest.TempPathFactory,
@@ -85,9 +78,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class LoopbackServer:
+class CountingServer:
     def __init__(self) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = LoopbackServer(_Handler)
         self.httpd.hits = []  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
@@ -97,8 +90,8 @@ class LoopbackServer:
 
 
 @pytest.fixture
-def loopback_server() -> Iterator[LoopbackServer]:
-    server = LoopbackServer()
+def loopback_server() -> Iterator[CountingServer]:
+    server = CountingServer()
     thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()

@@ -39,6 +39,7 @@ from extfakes import (
 
 from helpers.audit import recording
 from helpers.gitrepo import GitRepo, git, map_url
+from helpers.loopback import LoopbackServer
 from helpers.offline_installers import use_offline_installers
 from helpers.wheels import build_wheel
 from smx.catalog.packages import PACKAGES
@@ -221,7 +222,7 @@ def private_repo_url() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = LoopbackServer(Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     real = "https://github.com/someone/private-extension"

@@ -34,12 +34,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
+
+from helpers.loopback import LoopbackServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "models" / "fixtures"
 _SIGNING_KEY = b"fakehub"
@@ -179,14 +181,13 @@ class HfRepo:
     allowed_tokens: set[str] = field(default_factory=set)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LoopbackServer):
     allow_reuse_address = True
     # The default backlog of 5 drops SYNs when 8+ connections open at once (1-7 s stalls).
     request_queue_size = 128
 
     def __init__(self, hub: FakeHub, origin: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.hub = hub
         self.origin = origin
 

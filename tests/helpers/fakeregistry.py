@@ -26,11 +26,13 @@ import threading
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+
+from helpers.loopback import LoopbackServer
 
 
 @pytest.fixture
@@ -79,7 +81,7 @@ class FakeRegistry:
     def __init__(self) -> None:
         self.packs: dict[str, Pack] = {}
         self.requests: list[str] = []  # "GET /path?query"
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
 
     # --- content ----------------------------------------------------------------------------
     def publish(self, node_id: str, version: str, *, files: Mapping[str, str | bytes] | None
@@ -126,7 +128,7 @@ class FakeRegistry:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = LoopbackServer(Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

@@ -19,10 +19,11 @@ import html
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from helpers.loopback import LoopbackServer
 from helpers.wheels import build_wheel, normalize
 
 _JSON = "application/vnd.pypi.simple.v1+json"
@@ -43,7 +44,7 @@ class PackageIndex:
     upload_times: bool = True
     requests: list[tuple[str, str]] = field(default_factory=list)
     _files: list[_File] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
+    _server: LoopbackServer | None = None
 
     @property
     def url(self) -> str:
@@ -123,7 +124,7 @@ class PackageIndex:
                 if not getattr(self, "_head_only", False):
                     self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = LoopbackServer(Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

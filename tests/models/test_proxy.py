@@ -6,26 +6,26 @@ import hashlib
 import http.client
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from helpers.fakehub import FakeHub
+from helpers.loopback import LoopbackServer
 from helpers.payloads import ckpt_bytes
 
 REPO = "guoyww/animatediff"
 
 
-class _ForwardProxy(ThreadingHTTPServer):
+class _ForwardProxy(LoopbackServer):
     """A plain HTTP forward proxy: takes absolute-URI requests, forwards them, records them."""
 
-    daemon_threads = True
     request_queue_size = 128
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        super().__init__(_ProxyHandler)
         self.seen: list[tuple[str, str, dict[str, str]]] = []
 
 

@@ -19,6 +19,12 @@ from helpers.fakehub import FakeHub
 from helpers.payloads import safetensors_bytes
 
 MOTION = "Data/Models/AnimateDiff/mm.safetensors"
+# smx as from a terminal, SIGINT at its default: a test runner started in the background
+# inherits it ignored, and Python then installs no KeyboardInterrupt handler. Reset by the
+# child itself before it execs smx (a preexec_fn can deadlock a fork of this process, whose
+# hub threads hold locks).
+SMX_WITH_DEFAULT_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                           "os.execv(sys.executable, [sys.executable, '-m', 'smx', *sys.argv[1:]])")
 WITHOUT_NODES = "\n".join(line for line in MANIFEST.splitlines()
                           if "nodes" not in line and "extensions" not in line) + "\n"
 
@@ -70,19 +76,22 @@ def test_ctrl_c_mid_download_exits_130_and_the_next_sync_resumes(
                   'one = { source = "hf:someone/one/one.safetensors", kind = "lora" }\n'
                   'two = { source = "hf:someone/two/two.safetensors", kind = "lora" }\n')
     hub.throttle_bps = 256 * 1024  # the second file takes about two seconds
-    # as from a terminal: SIGINT at its default (a test runner started in the background
-    # inherits it ignored, and Python then installs no KeyboardInterrupt handler)
-    proc = subprocess.Popen([sys.executable, "-m", "smx", "--env", str(env), "sync"],
+    proc = subprocess.Popen([sys.executable, "-c", SMX_WITH_DEFAULT_SIGINT,
+                             "--env", str(env), "sync"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=os.environ.copy(),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    state = env / "Data/Cache/downloads" / f"{hashlib.sha256(second).hexdigest()}.part.json"
-    deadline = time.monotonic() + 60
-    while written(state) == 0:  # Ctrl-C once part of the second file is on disk
-        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+                            env=os.environ.copy())
+    try:
+        state = env / "Data/Cache/downloads" / f"{hashlib.sha256(second).hexdigest()}.part.json"
+        deadline = time.monotonic() + 60
+        while written(state) == 0:  # Ctrl-C once part of the second file is on disk
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # smx did not stop: the test fails, and leaves nothing behind
+            proc.kill()
+            proc.communicate()
 
     assert proc.returncode == 130, out + err
     assert "interrupted" in err and "run the same command again" in " ".join(err.split())
