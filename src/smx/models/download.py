@@ -90,6 +90,9 @@ FIRST_CONNECTION_BUFFERS = 16
 # hasher read them (measured on loopback: 4 MiB buffers are ~25% slower).
 BUFFER_SIZE = MiB
 STATE_FLUSH_S = 0.01  # how much progress a kill -9 can lose (plus the buffers in flight)
+# Ctrl-C waits this long for the connections to stop; one still inside a connect or a retry
+# pause is left behind (a daemon thread) rather than keeping the user waiting.
+STOP_GRACE_S = 2.0
 # A read fills a slice of its buffer sized so that it takes about 5-25 ms: whole buffers when
 # the stream is fast, small slices when it is slow (a kill -9 loses what is in flight).
 SLICE_FAST_S = 0.005
@@ -203,6 +206,7 @@ class Transfer:
         self._free_at_start = 0
         self._worthless = False  # the bytes on disk must not be resumed (an overrun body)
         self._parallel = False  # more than one connection: keep them alive between pieces
+        self._stragglers = False  # a connection still running after Ctrl-C: keep the fd open
         self.waited_for_buffers = 0.0  # seconds connections waited for the hasher to free one
 
     # -- entry point --
@@ -264,7 +268,8 @@ class Transfer:
                 fetched = self._run_workers(state, file, probe, piece, size, ranges_ok)
                 os.fsync(file.fd)
             finally:
-                file.close()
+                if not self._stragglers:  # else a late pwrite could land in a reused fd
+                    file.close()
         except BaseException:
             if self._worthless or not state.extents.total():
                 self._discard()  # nothing worth resuming: leave nothing behind
@@ -500,6 +505,10 @@ class Transfer:
                 for index in range(1, used):
                     spawn(index)
                 while alive := [t for t in threads if t.is_alive()]:
+                    if hasher.error is not None and not self.stop.is_set():
+                        # The hasher is gone: nothing frees the buffers the connections wait for.
+                        errors.append(hasher.error)
+                        self.stop.set()
                     if self.stop.is_set():
                         self._abort_active()
                     alive[0].join(STATE_FLUSH_S)
@@ -534,8 +543,10 @@ class Transfer:
         except BaseException:  # Ctrl-C: stop the workers, keep what was written
             self.stop.set()
             self._abort_active()
+            deadline = time.monotonic() + STOP_GRACE_S
             for thread in threads:
-                thread.join()
+                thread.join(max(0.0, deadline - time.monotonic()))
+            self._stragglers = any(thread.is_alive() for thread in threads)
             hasher.abort()
             hasher.join()
             if not self._worthless:
