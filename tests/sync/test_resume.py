@@ -107,6 +107,42 @@ def test_ctrl_c_mid_download_exits_130_and_the_next_sync_resumes(
     assert hub.bytes_sent("cdn") < len(second)  # resumed, not started over
 
 
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_ctrl_c_while_a_connection_waits_to_retry_stops_at_once(hub: FakeHub, tmp_path: Path
+                                                                ) -> None:
+    data = safetensors_bytes(512 * 1024, family=None, seed=8)
+    hub.hf_commit("someone/busy", {"busy.safetensors": data})
+    blob = f"/blobs/{hashlib.sha256(data).hexdigest()}"
+    # the body drops after 64 KiB; the retry is told to come back in two minutes
+    hub.fault("cdn", "truncate", after=64 * 1024, times=1, path=blob)
+    hub.fault("cdn", "status", status=503, headers={"Retry-After": "120"}, times=None, path=blob)
+    env = new_env(tmp_path / "env", "[models]\n"
+                  'busy = { source = "hf:someone/busy/busy.safetensors", kind = "lora" }\n')
+    proc = subprocess.Popen([sys.executable, "-c", SMX_WITH_DEFAULT_SIGINT,
+                             "--env", str(env), "sync"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "SMX_RETRY_WAIT_SCALE": "1"})
+    try:
+        deadline = time.monotonic() + 60
+        while not any(r.status == 503 for r in hub.requests_to("cdn", blob)):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        time.sleep(0.5)  # well into the wait
+        interrupted = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - interrupted
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+    assert proc.returncode == 130, out + err
+    assert took < 30, f"smx waited {took:.0f} s after Ctrl-C"  # not the 120 s asked for
+    assert "retrying in 120 s" in err, err  # it was waiting, as the user saw
+    assert written(env / "Data/Cache/downloads" / f"{blob[7:]}.part.json") == 64 * 1024
+
 def written(state: Path) -> int:
     """Bytes a download's resume state says are on disk (0 before it exists)."""
     try:

@@ -517,7 +517,8 @@ class HttpClient:
     def pause(self, seconds: float, why: str, streak: Streak | None = None, *,
               asked: bool = False) -> None:
         if self.on_retry is not None:
-            self.on_retry(f"{why}; retrying in {_seconds(seconds)}")
+            when = f"in {_seconds(seconds)}" if seconds > 0 else "now"
+            self.on_retry(f"{why}; retrying {when}")
         self.retry.sleep(seconds)
         if streak is not None:
             streak.slept(seconds, asked=asked)
