@@ -466,7 +466,14 @@ class Transfer:
         hasher.start()
         errors: list[BaseException] = []
 
-        def worker(initial: Response | None, piece: Piece | None) -> None:
+        def worker(initial: Response | None, piece: Piece | None, done: threading.Event
+                   ) -> None:
+            try:
+                work(initial, piece)
+            finally:
+                done.set()
+
+        def work(initial: Response | None, piece: Piece | None) -> None:
             free: queue.SimpleQueue[Buffer] = queue.SimpleQueue()
             buffers = FIRST_CONNECTION_BUFFERS if initial is not None else BUFFERS_PER_CONNECTION
             for _ in range(buffers):
@@ -487,13 +494,18 @@ class Transfer:
 
         def spawn(index: int, initial: Response | None = None,
                   piece: Piece | None = None) -> threading.Thread:
-            thread = threading.Thread(target=worker, args=(initial, piece), daemon=True,
+            done = threading.Event()
+            thread = threading.Thread(target=worker, args=(initial, piece, done), daemon=True,
                                       name=f"smx-download-{index}")
             thread.start()
             threads.append(thread)
+            finished.append(done)
             return thread
 
         threads: list[threading.Thread] = []
+        # Set by each worker as it ends: after Ctrl-C interrupts a join(), Python (3.11) can
+        # report a thread that still runs as stopped, so is_alive() cannot tell.
+        finished: list[threading.Event] = []
         used = 1 if adaptive else count
         deciding = adaptive
         last_flush = 0.0
@@ -544,9 +556,9 @@ class Transfer:
             self.stop.set()
             self._abort_active()
             deadline = time.monotonic() + STOP_GRACE_S
-            for thread in threads:
-                thread.join(max(0.0, deadline - time.monotonic()))
-            self._stragglers = any(thread.is_alive() for thread in threads)
+            for done in finished:
+                done.wait(max(0.0, deadline - time.monotonic()))
+            self._stragglers = not all(done.is_set() for done in finished)
             hasher.abort()
             hasher.join()
             if not self._worthless:
