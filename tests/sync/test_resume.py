@@ -107,7 +107,6 @@ def test_ctrl_c_mid_download_exits_130_and_the_next_sync_resumes(
     assert hub.bytes_sent("cdn") < len(second)  # resumed, not started over
 
 
-
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
 def test_ctrl_c_while_a_connection_waits_to_retry_stops_at_once(hub: FakeHub, tmp_path: Path
                                                                 ) -> None:
