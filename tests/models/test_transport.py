@@ -5,6 +5,7 @@ through httpx itself."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -20,40 +21,63 @@ Script = Callable[[socket.socket, bytes], None]  # (connection, request head) ->
 
 
 class ScriptedServer:
-    """Answers each request on a connection with ``script``; counts connections."""
+    """Answers each request on a connection with ``script``; counts connections.
+
+    Every socket is closed only after the threads using it have ended: a descriptor closed
+    under a thread blocked in accept() or recv() can be reused by the next test's server, and
+    that thread then takes and answers its connections."""
 
     def __init__(self, script: Script) -> None:
         self.script = script
         self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+        self.listener.settimeout(0.05)  # how often the accept loop looks for close()
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._closing = threading.Event()
+        self._accepted: list[tuple[socket.socket, threading.Thread]] = []
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def _accept(self) -> None:
-        while True:
+        while not self._closing.is_set():
             try:
                 conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._accepted.append((conn, thread))
+            thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            buffered = b""
-            while True:
-                while b"\r\n\r\n" not in buffered:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buffered += data
-                head, _, buffered = buffered.partition(b"\r\n\r\n")
+        buffered = b""
+        while True:
+            while b"\r\n\r\n" not in buffered:
                 try:
-                    self.script(conn, head)
+                    data = conn.recv(65536)
                 except OSError:
                     return
+                if not data:
+                    return
+                buffered += data
+            head, _, buffered = buffered.partition(b"\r\n\r\n")
+            try:
+                self.script(conn, head)
+            except OSError:
+                return
 
     def close(self) -> None:
+        self._closing.set()
+        self._acceptor.join()
+        for conn, _thread in self._accepted:  # wakes a recv() still waiting for a request
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for conn, thread in self._accepted:
+            thread.join(10)
+            if not thread.is_alive():
+                conn.close()
         self.listener.close()
 
 
