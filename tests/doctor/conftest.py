@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -82,7 +81,7 @@ class CountingServer:
     def __init__(self) -> None:
         self.httpd = LoopbackServer(_Handler)
         self.httpd.hits = []  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = self.httpd.url
 
     @property
     def hits(self) -> list[str]:
@@ -92,9 +91,6 @@ class CountingServer:
 @pytest.fixture
 def loopback_server() -> Iterator[CountingServer]:
     server = CountingServer()
-    thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
+    server.httpd.serve_in_background()
     yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    server.httpd.close()

@@ -18,7 +18,6 @@ import http.server
 import os
 import platform
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,13 +222,11 @@ def private_repo_url() -> Iterator[str]:
             pass
 
     server = LoopbackServer(Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server.serve_in_background()
     real = "https://github.com/someone/private-extension"
-    local = f"http://127.0.0.1:{server.server_address[1]}/private-extension"
+    local = f"{server.url}/private-extension"
     git("config", "--global", "--add", f"url.{local}.insteadOf", real)
     try:
         yield real
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()

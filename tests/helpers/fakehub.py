@@ -198,10 +198,6 @@ class _Server(LoopbackServer):
             return  # a client that went away (killed smx, aborted range): not news
         super().handle_error(request, client_address)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
 
 class FakeHub:
     def __init__(self) -> None:
@@ -223,15 +219,13 @@ class FakeHub:
     def start(self) -> FakeHub:
         for origin in ("api", "hf", "cdn"):
             server = _Server(self, origin)
-            threading.Thread(target=server.serve_forever, name=f"fakehub-{origin}",
-                             kwargs={"poll_interval": 0.05}, daemon=True).start()
+            server.serve_in_background(f"fakehub-{origin}")
             self._servers[origin] = server
         return self
 
     def stop(self) -> None:
         for server in self._servers.values():
-            server.shutdown()
-            server.server_close()
+            server.close()
 
     def __enter__(self) -> FakeHub:
         return self.start()

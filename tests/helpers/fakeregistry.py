@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -110,7 +109,7 @@ class FakeRegistry:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def start(self) -> FakeRegistry:
         registry = self
@@ -129,13 +128,12 @@ class FakeRegistry:
                 pass
 
         self._server = LoopbackServer(Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server.serve_in_background()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
 
     def __enter__(self) -> FakeRegistry:
         return self.start()

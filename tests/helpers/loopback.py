@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -15,3 +16,15 @@ class LoopbackServer(ThreadingHTTPServer):
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(("127.0.0.1", 0), handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def serve_in_background(self, name: str | None = None) -> None:
+        threading.Thread(target=self.serve_forever, name=name, daemon=True,
+                         kwargs={"poll_interval": 0.05}).start()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -49,7 +48,7 @@ class PackageIndex:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/simple/"
+        return f"{self._server.url}/simple/"
 
     def publish(self, name: str, version: str, *, uploaded: str,
                 files: dict[str, str | bytes] | None = None,
@@ -125,13 +124,12 @@ class PackageIndex:
                     self.wfile.write(body)
 
         self._server = LoopbackServer(Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server.serve_in_background()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
             self._server = None
 
     def __enter__(self) -> PackageIndex:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -69,11 +68,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def proxy() -> Iterator[_ForwardProxy]:
     server = _ForwardProxy()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server.serve_in_background()
     yield server
-    server.shutdown()
-    server.server_close()
+    server.close()
 
 
 def test_model_pull_goes_through_http_proxy(hub: FakeHub, proxy: _ForwardProxy, env_dir: Path,
