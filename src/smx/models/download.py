@@ -468,12 +468,6 @@ class Transfer:
 
         def worker(initial: Response | None, piece: Piece | None, done: threading.Event
                    ) -> None:
-            try:
-                work(initial, piece)
-            finally:
-                done.set()
-
-        def work(initial: Response | None, piece: Piece | None) -> None:
             free: queue.SimpleQueue[Buffer] = queue.SimpleQueue()
             buffers = FIRST_CONNECTION_BUFFERS if initial is not None else BUFFERS_PER_CONNECTION
             for _ in range(buffers):
@@ -491,6 +485,8 @@ class Transfer:
             except BaseException as exc:  # surfaced by the main thread
                 errors.append(exc)
                 self.stop.set()
+            finally:
+                done.set()
 
         def spawn(index: int, initial: Response | None = None,
                   piece: Piece | None = None) -> threading.Thread:
